@@ -1,0 +1,63 @@
+// ringpipe: how a rank finds and joins its ring.
+#pragma once
+
+#include <ringpipe/export.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace ringpipe {
+
+// Where the ring moves data: host memory over UCX, or CUDA memory over CUDA IPC / NCCL.
+enum class CommDevice { Cpu, Gpu };
+
+// How a rank waits for the network.
+enum class ProgressMode {
+  BusyPoll,  // spin on the transport: lowest latency, one full core per waiting rank
+  Blocking,  // sleep on the transport's event fd: no CPU while idle, a wake-up per message
+  Adaptive,  // spin briefly, then sleep: near busy-poll latency, near-zero idle CPU
+};
+
+// "cpu"/"gpu", "busy"/"blocking"/"adaptive".
+RINGPIPE_API std::string_view to_string(CommDevice device) noexcept;
+RINGPIPE_API std::string_view to_string(ProgressMode mode) noexcept;
+// Parse the names above; anything else throws Error{InvalidArgument} naming `what` and the text.
+RINGPIPE_API CommDevice parse_comm_device(std::string_view text, std::string_view what);
+RINGPIPE_API ProgressMode parse_progress_mode(std::string_view text, std::string_view what);
+
+// Everything a rank needs to join a ring. Defaults suit one host; from_env() fills it the way
+// launchers (ringpipe-run, torchrun, Open MPI, Slurm) describe a job.
+struct RINGPIPE_API Options {
+  std::string head = "127.0.0.1";  // rank 0's address (name or IP): it hosts the rendezvous
+  std::uint16_t port = 0;          // rendezvous port; 0 lets rank 0 pick a free one
+  // A socket rank 0 already listens on (-1 = none). Launchers bind port 0 themselves, publish
+  // the port to every rank and hand this socket to rank 0, so no port is ever guessed.
+  int listen_fd = -1;
+  int world_size = 1;
+  int rank = 0;
+  int local_rank = 0;  // rank among the processes of this host; selects the GPU in GPU mode
+  CommDevice comm_device = CommDevice::Cpu;
+
+  std::chrono::milliseconds rendezvous_timeout{std::chrono::seconds(60)};
+  // Default deadline of send/recv/wait calls that are given none.
+  std::chrono::milliseconds op_timeout{std::chrono::seconds(300)};
+  // A neighbour that makes no progress for this long is reported as stalled.
+  std::chrono::milliseconds liveness_timeout{std::chrono::seconds(30)};
+  ProgressMode progress = ProgressMode::Adaptive;
+
+  std::string ifname;  // network interface to use for data and to advertise ("" = any)
+  std::uint64_t job_id = 0;  // ranks of different jobs never join one ring
+
+  // Reads the environment (see README "Environment"). For each field the first variable set
+  // wins: RINGPIPE_* , then torchrun's, then Open MPI's, then Slurm's; unset fields keep the
+  // defaults above. A malformed or out-of-range value throws Error{InvalidArgument} naming the
+  // variable and its value.
+  static Options from_env();
+
+  // Throws Error{InvalidArgument} naming the first inconsistent field.
+  void validate() const;
+};
+
+}  // namespace ringpipe

@@ -1,0 +1,56 @@
+// ringpipe: completion handle of one non-blocking send or receive.
+#pragma once
+
+#include <ringpipe/export.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+
+namespace ringpipe {
+
+namespace detail {
+class RequestState;
+}
+
+// Waits without a deadline. Pass it explicitly; no other value means "forever".
+inline constexpr std::chrono::milliseconds kInfinite = std::chrono::milliseconds::max();
+
+// The outcome of isend/irecv. Move-only; an empty Request (default-constructed or moved-from)
+// is complete. Not thread-safe: use a request from the thread that uses its Ring.
+//
+// Buffer ownership: the buffer passed to isend/irecv belongs to the transport until test()
+// returned true or wait() returned. Destroying an unfinished request cancels a receive, or
+// waits for a send (up to the ring's operation timeout, then fails the link), so the transport
+// never touches the buffer after the destructor returns.
+class RINGPIPE_API Request {
+ public:
+  Request() noexcept = default;
+  explicit Request(detail::RequestState* state) noexcept : state_(state) {}
+  Request(Request&& other) noexcept;
+  Request& operator=(Request&& other) noexcept;
+  Request(const Request&) = delete;
+  Request& operator=(const Request&) = delete;
+  ~Request();
+
+  // Makes progress without blocking. True once complete; throws Error if the operation
+  // failed (PeerFailed, Closed, Stalled, Truncated, ...).
+  bool test();
+
+  // Blocks until complete or until `timeout` (default: the ring's operation timeout) passes.
+  // Throws Error{Timeout} naming the operation, edge, tag and size; the receive is then
+  // cancelled, or a timed-out send fails its link. Throws the operation's error otherwise.
+  void wait(std::optional<std::chrono::milliseconds> timeout = std::nullopt);
+
+  // Bytes sent, or bytes received (the message's size); meaningful once complete.
+  [[nodiscard]] std::size_t bytes() const noexcept;
+
+  [[nodiscard]] bool empty() const noexcept { return state_ == nullptr; }
+
+ private:
+  void release() noexcept;
+
+  detail::RequestState* state_ = nullptr;
+};
+
+}  // namespace ringpipe

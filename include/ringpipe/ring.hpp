@@ -1,0 +1,54 @@
+// ringpipe: the ring of N ranks, each linked to its predecessor and successor.
+#pragma once
+
+#include <ringpipe/export.hpp>
+#include <ringpipe/options.hpp>
+#include <ringpipe/pipe_group.hpp>
+
+#include <memory>
+#include <string>
+
+namespace ringpipe {
+
+namespace detail {
+class RingImpl;
+}
+
+// Which transport an edge really uses.
+struct LinkInfo {
+  int peer = 0;
+  std::string peer_host;  // the neighbour's host name
+  std::string transport;  // e.g. "ucx: sysv/memory, cma/memory" or "self"
+};
+
+// Joins the ring described by the options: performs the rendezvous (rank 0 hosts it) and
+// connects to both neighbours. Construction blocks until every rank has joined, or throws
+// Error (Timeout naming the missing ranks, InvalidArgument, ProtocolMismatch, ...).
+// Destruction closes both edges in order: neighbours see Errc::Closed on later operations,
+// and every message sent before is delivered. Not thread-safe; move-only.
+class RINGPIPE_API Ring {
+ public:
+  explicit Ring(const Options& options);
+  Ring(Ring&&) noexcept;
+  Ring& operator=(Ring&&) noexcept;
+  Ring(const Ring&) = delete;
+  Ring& operator=(const Ring&) = delete;
+  ~Ring();
+
+  [[nodiscard]] int rank() const noexcept;
+  [[nodiscard]] int world_size() const noexcept;
+  [[nodiscard]] CommDevice comm_device() const noexcept;
+  [[nodiscard]] const Options& options() const noexcept;
+
+  // The edge to (rank - 1 + N) % N: this rank receives its predecessor's output here.
+  [[nodiscard]] PipeGroup& pred() noexcept;
+  // The edge to (rank + 1) % N: this rank sends its output to its successor here.
+  [[nodiscard]] PipeGroup& succ() noexcept;
+
+  [[nodiscard]] LinkInfo link_info(const PipeGroup& edge) const;
+
+ private:
+  std::unique_ptr<detail::RingImpl> impl_;
+};
+
+}  // namespace ringpipe

@@ -1,0 +1,145 @@
+// ringpipe: FlexLLMGen's dist_utils API over one process-wide Ring.
+#include <ringpipe/compat.hpp>
+
+#include <ringpipe/error.hpp>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+
+namespace ringpipe {
+namespace {
+
+struct ProcessRing {
+  std::mutex mutex;
+  std::unique_ptr<Ring> ring;
+  int print_rank = 0;
+  bool suppressed = false;
+  bool force_default = false;
+  int original_stdout = -1;  // where forced prints go while stdout is discarded
+};
+
+ProcessRing& process_ring() {
+  static ProcessRing* state = [] {
+    auto* created = new ProcessRing;  // never destroyed: usable from atexit handlers
+    std::atexit([] {
+      std::lock_guard lock(process_ring().mutex);
+      process_ring().ring.reset();
+    });
+    return created;
+  }();
+  return *state;
+}
+
+Ring& initialized_ring(const char* caller) {
+  ProcessRing& state = process_ring();
+  std::lock_guard lock(state.mutex);
+  if (!state.ring) {
+    throw Error(Errc::InvalidArgument,
+                std::string(caller) + " called before initialize_distributed()");
+  }
+  return *state.ring;
+}
+
+void write_all(int fd, const std::string& text) {
+  std::size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n <= 0) return;  // output is best effort, like print()
+    done += static_cast<std::size_t>(n);
+  }
+}
+
+}  // namespace
+
+void initialize_distributed(const std::string& head_ip, int port, int world_size, int rank,
+                            int local_rank, const std::string& comm_device) {
+  Options options = Options::from_env();
+  options.head = head_ip;
+  if (port < 0 || port > 65535) {
+    throw Error(Errc::InvalidArgument,
+                "initialize_distributed: port " + std::to_string(port) + " is not in 0..65535");
+  }
+  options.port = static_cast<std::uint16_t>(port);
+  options.world_size = world_size;
+  options.rank = rank;
+  options.local_rank = local_rank;
+  options.comm_device = parse_comm_device(comm_device, "initialize_distributed comm_device");
+  options.validate();
+
+  ProcessRing& state = process_ring();
+  std::lock_guard lock(state.mutex);
+  if (state.ring) {
+    throw Error(Errc::InvalidArgument,
+                "initialize_distributed called twice (this process is already rank " +
+                    std::to_string(state.ring->rank()) + " of " +
+                    std::to_string(state.ring->world_size()) + ")");
+  }
+  state.ring = std::make_unique<Ring>(options);
+  state.print_rank = rank;
+}
+
+PipeGroup& get_pipeline_parallel_pred_group() {
+  return initialized_ring("get_pipeline_parallel_pred_group").pred();
+}
+
+PipeGroup& get_pipeline_parallel_succ_group() {
+  return initialized_ring("get_pipeline_parallel_succ_group").succ();
+}
+
+std::string get_comm_device() {
+  return std::string(to_string(initialized_ring("get_comm_device").comm_device()));
+}
+
+Ring& get_ring() { return initialized_ring("get_ring"); }
+
+void finalize_distributed() {
+  ProcessRing& state = process_ring();
+  std::unique_ptr<Ring> ring;
+  {
+    std::lock_guard lock(state.mutex);
+    ring = std::move(state.ring);
+  }
+}
+
+void suppress_output(int rank, bool force_default) {
+  ProcessRing& state = process_ring();
+  std::lock_guard lock(state.mutex);
+  state.print_rank = rank;
+  state.force_default = force_default;
+  if (rank == 0 || force_default || state.suppressed) return;
+  std::fflush(stdout);
+  const int null_fd = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+  if (null_fd < 0) {
+    throw Error(Errc::Internal, "suppress_output: cannot open /dev/null");
+  }
+  state.original_stdout = ::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+  ::dup2(null_fd, STDOUT_FILENO);
+  ::close(null_fd);
+  state.suppressed = true;
+}
+
+namespace detail {
+
+void print_line(bool force, std::string_view line) {
+  ProcessRing& state = process_ring();
+  std::lock_guard lock(state.mutex);
+  force = force || state.force_default;
+  std::string text;
+  if (force) text = "rank #" + std::to_string(state.print_rank) + ": ";
+  text.append(line);
+  text.push_back('\n');
+  std::fflush(stdout);
+  if (force && state.suppressed) {
+    write_all(state.original_stdout, text);
+  } else if (!state.suppressed) {
+    write_all(STDOUT_FILENO, text);
+  }
+}
+
+}  // namespace detail
+}  // namespace ringpipe

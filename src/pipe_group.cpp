@@ -1,0 +1,18 @@
+// ringpipe: the blocking forms of PipeGroup, shared by every transport.
+#include <ringpipe/pipe_group.hpp>
+
+namespace ringpipe {
+
+void PipeGroup::send(const void* data, std::size_t bytes, Tag tag,
+                     std::optional<std::chrono::milliseconds> timeout) {
+  isend(data, bytes, tag).wait(timeout);
+}
+
+std::size_t PipeGroup::recv(void* data, std::size_t capacity, Tag tag,
+                            std::optional<std::chrono::milliseconds> timeout) {
+  Request request = irecv(data, capacity, tag);
+  request.wait(timeout);
+  return request.bytes();
+}
+
+}  // namespace ringpipe

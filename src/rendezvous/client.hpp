@@ -1,0 +1,33 @@
+// ringpipe: one rank's side of the rendezvous.
+#pragma once
+
+#include "deadline.hpp"
+#include "rendezvous/socket.hpp"
+#include "rendezvous/wire.hpp"
+
+#include <cstdint>
+#include <string>
+
+namespace ringpipe::rendezvous {
+
+// Connects to the head, introduces this rank and learns its neighbours; then takes part in the
+// release barrier. Every step is bounded by the caller's deadline; an Error frame from the head
+// is rethrown here with its code.
+class RendezvousClient {
+ public:
+  RendezvousClient(const std::string& head, std::uint16_t port, const detail::Deadline& deadline);
+
+  // Sends `hello` and waits for the neighbours' records.
+  Peers join(const Hello& hello, const detail::Deadline& deadline);
+  // Says this rank is connected and waits until every rank is (the release barrier).
+  void ready(const detail::Deadline& deadline);
+
+ private:
+  // Reads one frame of the expected type; an Error frame throws its code and message.
+  std::vector<std::byte> expect(FrameType type, const detail::Deadline& deadline);
+
+  std::string head_;
+  Socket socket_;
+};
+
+}  // namespace ringpipe::rendezvous

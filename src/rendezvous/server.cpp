@@ -1,0 +1,303 @@
+// ringpipe: the rendezvous head.
+#include "rendezvous/server.hpp"
+
+#include <ringpipe/error.hpp>
+
+#include "log.hpp"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace ringpipe::rendezvous {
+namespace {
+
+// More simultaneous connections than this are refused at once: a flood cannot exhaust fds.
+constexpr std::size_t kMaxConnections = 8192;
+// The loop wakes at least this often to expire silent connections and notice `stop`.
+constexpr int kPollCapMs = 100;
+// How long the head keeps trying to deliver a final Error frame to ranks.
+constexpr auto kFarewellTimeout = std::chrono::milliseconds(1000);
+
+}  // namespace
+
+struct RendezvousServer::Connection {
+  Socket socket;
+  std::string remote;
+  detail::Clock::time_point hello_deadline;
+  std::vector<std::byte> in;
+  std::vector<std::byte> out;
+  int rank = -1;  // set once its Hello was accepted
+  bool ready = false;
+  bool closing = false;  // drop once `out` is flushed
+  bool dead = false;     // drop now
+};
+
+RendezvousServer::RendezvousServer(Socket listener, ServerConfig config)
+    : listener_(std::move(listener)),
+      config_(std::move(config)),
+      connection_of_rank_(static_cast<std::size_t>(config_.world_size), nullptr),
+      hellos_(static_cast<std::size_t>(config_.world_size)) {}
+
+RendezvousServer::~RendezvousServer() = default;
+
+void RendezvousServer::run(const detail::Deadline& deadline, const std::atomic<bool>& stop) {
+  std::vector<pollfd> fds;
+  while (true) {
+    if (stop.load(std::memory_order_relaxed)) {
+      abort_all(Errc::Closed, "rank 0 abandoned the rendezvous");
+      throw Error(Errc::Closed, "rendezvous stopped by rank 0");
+    }
+    if (deadline.expired()) {
+      const std::string message = "rendezvous at " + address() + ": waited " +
+                                  detail::format_seconds(deadline.elapsed_s()) + " for " +
+                                  missing_ranks() + " of " +
+                                  std::to_string(config_.world_size);
+      abort_all(Errc::Timeout, message);
+      throw Error(Errc::Timeout, message);
+    }
+
+    fds.clear();
+    fds.push_back({listener_.fd(), POLLIN, 0});
+    for (const auto& connection : connections_) {
+      const short events = static_cast<short>(POLLIN | (connection->out.empty() ? 0 : POLLOUT));
+      fds.push_back({connection->socket.fd(), events, 0});
+    }
+    const int rc = poll(fds.data(), fds.size(), deadline.remaining_ms(kPollCapMs));
+    if (rc < 0 && errno != EINTR) {
+      throw Error(Errc::Internal, std::string("rendezvous poll failed: ") + std::strerror(errno));
+    }
+
+    const auto now = detail::Clock::now();
+    // fds[i + 1] belongs to connections_[i]; connections accepted below are polled next round.
+    const std::size_t polled = fds.size() - 1;
+    for (std::size_t i = 0; i < polled; ++i) {
+      Connection& connection = *connections_[i];
+      if (fds[i + 1].revents & (POLLIN | POLLHUP | POLLERR)) read_from(connection);
+      if (!connection.dead && !connection.out.empty()) flush(connection);
+      if (connection.rank < 0 && !connection.dead && !connection.closing &&
+          now >= connection.hello_deadline) {
+        detail::log(detail::LogLevel::Warning,
+                    "rendezvous: dropping " + connection.remote + ": no valid Hello within " +
+                        detail::format_seconds(
+                            std::chrono::duration<double>(config_.hello_timeout).count()));
+        connection.dead = true;
+      }
+      if (connection.closing && connection.out.empty()) connection.dead = true;
+    }
+    if (fds[0].revents & POLLIN) accept_all();
+
+    for (const auto& connection : connections_) {
+      if (connection->dead && connection->rank >= 0) {
+        const std::string message = "rank " + std::to_string(connection->rank) + " (" +
+                                    connection->remote +
+                                    ") left the rendezvous before it completed";
+        abort_all(Errc::PeerFailed, message);
+        throw Error(Errc::PeerFailed, message);
+      }
+    }
+    std::erase_if(connections_, [](const auto& connection) { return connection->dead; });
+
+    if (joined_ == config_.world_size && !peers_sent_) broadcast_peers();
+    if (ready_ == config_.world_size) {
+      const std::vector<std::byte> go = encode_empty(FrameType::Go);
+      for (Connection* connection : connection_of_rank_) {
+        send_all(connection->socket.fd(), go, detail::Deadline(kFarewellTimeout),
+                 "rank " + std::to_string(connection->rank));
+      }
+      return;
+    }
+  }
+}
+
+void RendezvousServer::accept_all() {
+  while (true) {
+    const int fd = accept4(listener_.fd(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        detail::log(detail::LogLevel::Warning,
+                    std::string("rendezvous: accept failed: ") + std::strerror(errno));
+      }
+      return;
+    }
+    Socket socket(fd);
+    if (connections_.size() >= kMaxConnections) {
+      detail::log(detail::LogLevel::Warning, "rendezvous: refusing " + remote_address(fd) +
+                                                 ": too many open connections");
+      continue;
+    }
+    auto connection = std::make_unique<Connection>();
+    connection->remote = remote_address(fd);
+    connection->socket = std::move(socket);
+    connection->hello_deadline = detail::Clock::now() + config_.hello_timeout;
+    connections_.push_back(std::move(connection));
+  }
+}
+
+void RendezvousServer::read_from(Connection& connection) {
+  std::byte chunk[4096];
+  while (!connection.dead && !connection.closing) {
+    const ssize_t n = ::recv(connection.socket.fd(), chunk, sizeof chunk, 0);
+    if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)) {
+      connection.dead = true;
+      return;
+    }
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    connection.in.insert(connection.in.end(), chunk, chunk + n);
+    // Consume every complete frame; the header check bounds what one frame may claim.
+    while (connection.in.size() >= kHeaderSize && !connection.dead && !connection.closing) {
+      FrameHeader header{};
+      try {
+        header = decode_header(std::span(connection.in).first(kHeaderSize));
+      } catch (const Error& error) {
+        detail::log(detail::LogLevel::Warning,
+                    "rendezvous: dropping " + connection.remote + ": " + error.what());
+        connection.dead = true;
+        return;
+      }
+      if (connection.in.size() < kHeaderSize + header.payload_size) break;
+      const std::vector<std::byte> frame(connection.in.begin(),
+                                         connection.in.begin() + kHeaderSize + header.payload_size);
+      connection.in.erase(connection.in.begin(), connection.in.begin() + frame.size());
+      handle_frame(connection, header.type, std::span(frame).subspan(kHeaderSize));
+    }
+  }
+}
+
+void RendezvousServer::handle_frame(Connection& connection, FrameType type,
+                                    std::span<const std::byte> payload) {
+  if (connection.rank < 0 && type == FrameType::Hello) {
+    try {
+      register_rank(connection, decode_hello(payload));
+    } catch (const Error& error) {
+      detail::log(detail::LogLevel::Warning,
+                  "rendezvous: dropping " + connection.remote + ": " + error.what());
+      connection.dead = true;
+    }
+    return;
+  }
+  if (connection.rank >= 0 && peers_sent_ && !connection.ready && type == FrameType::Ready &&
+      payload.empty()) {
+    connection.ready = true;
+    ++ready_;
+    return;
+  }
+  detail::log(detail::LogLevel::Warning,
+              "rendezvous: dropping " + connection.remote + ": unexpected frame type " +
+                  std::to_string(static_cast<int>(type)));
+  connection.dead = true;
+}
+
+void RendezvousServer::register_rank(Connection& connection, Hello hello) {
+  const std::string who = "rank " + std::to_string(hello.rank) + " (" + connection.remote + ")";
+  if (hello.library_version != config_.library_version) {
+    return reject(connection, Errc::ProtocolMismatch,
+                  who + " runs ringpipe " + hello.library_version + " but the head runs " +
+                      config_.library_version);
+  }
+  if (hello.world_size != static_cast<std::uint32_t>(config_.world_size)) {
+    return reject(connection, Errc::InvalidArgument,
+                  who + " was started with world size " + std::to_string(hello.world_size) +
+                      " but the head's world size is " + std::to_string(config_.world_size));
+  }
+  if (hello.rank >= hello.world_size) {
+    return reject(connection, Errc::InvalidArgument,
+                  who + " is out of range for world size " + std::to_string(hello.world_size));
+  }
+  if (hello.job_id != config_.job_id) {
+    return reject(connection, Errc::InvalidArgument,
+                  who + " belongs to job " + std::to_string(hello.job_id) +
+                      " but this ring is job " + std::to_string(config_.job_id) +
+                      " (a rank left over from another job?)");
+  }
+  if (hello.comm_device != config_.comm_device) {
+    return reject(connection, Errc::InvalidArgument,
+                  who + " uses another comm device than the head");
+  }
+  if (Connection* first = connection_of_rank_[hello.rank]) {
+    return reject(connection, Errc::InvalidArgument,
+                  who + ": rank " + std::to_string(hello.rank) + " already joined from " +
+                      first->remote + " (two processes were given the same rank)");
+  }
+  connection.rank = static_cast<int>(hello.rank);
+  connection_of_rank_[hello.rank] = &connection;
+  hellos_[hello.rank] = std::move(hello);
+  ++joined_;
+}
+
+void RendezvousServer::reject(Connection& connection, Errc code, const std::string& message) {
+  detail::log(detail::LogLevel::Warning, "rendezvous: rejecting " + message);
+  connection.out = encode(ErrorReply{static_cast<std::uint16_t>(code), message});
+  connection.closing = true;
+  flush(connection);
+}
+
+void RendezvousServer::flush(Connection& connection) {
+  while (!connection.out.empty()) {
+    const ssize_t n =
+        ::send(connection.socket.fd(), connection.out.data(), connection.out.size(), MSG_NOSIGNAL);
+    if (n > 0) {
+      connection.out.erase(connection.out.begin(), connection.out.begin() + n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    connection.dead = true;
+    return;
+  }
+}
+
+void RendezvousServer::broadcast_peers() {
+  const int n = config_.world_size;
+  const auto record = [this](int rank) {
+    const Hello& hello = hellos_[static_cast<std::size_t>(rank)];
+    return PeerRecord{hello.rank, hello.host, hello.host_identity, hello.address};
+  };
+  for (int rank = 0; rank < n; ++rank) {
+    Connection& connection = *connection_of_rank_[static_cast<std::size_t>(rank)];
+    const std::vector<std::byte> frame =
+        encode(Peers{record((rank - 1 + n) % n), record((rank + 1) % n)});
+    connection.out.insert(connection.out.end(), frame.begin(), frame.end());
+    flush(connection);
+  }
+  peers_sent_ = true;
+}
+
+void RendezvousServer::abort_all(Errc code, const std::string& message) {
+  const std::vector<std::byte> frame =
+      encode(ErrorReply{static_cast<std::uint16_t>(code), message});
+  const detail::Deadline deadline(kFarewellTimeout);
+  for (Connection* connection : connection_of_rank_) {
+    if (connection == nullptr || connection->dead) continue;
+    try {
+      send_all(connection->socket.fd(), frame, deadline, connection->remote);
+    } catch (const Error&) {
+      // Best effort: that rank has its own deadline and will fail on it.
+    }
+  }
+}
+
+std::string RendezvousServer::missing_ranks() const {
+  constexpr int kListed = 16;
+  std::string list;
+  int missing = 0;
+  for (int rank = 0; rank < config_.world_size; ++rank) {
+    const Connection* connection = connection_of_rank_[static_cast<std::size_t>(rank)];
+    const bool waiting = connection == nullptr || (peers_sent_ && !connection->ready);
+    if (!waiting) continue;
+    if (missing < kListed) list += (missing ? ", " : "") + std::to_string(rank);
+    ++missing;
+  }
+  if (missing > kListed) list += ", ... (" + std::to_string(missing) + " in all)";
+  return (missing == 1 ? "rank " : "ranks ") + list;
+}
+
+}  // namespace ringpipe::rendezvous

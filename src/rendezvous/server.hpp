@@ -1,0 +1,71 @@
+// ringpipe: the rendezvous head, hosted by rank 0 on a background thread.
+#pragma once
+
+#include <ringpipe/error.hpp>
+
+#include "deadline.hpp"
+#include "rendezvous/socket.hpp"
+#include "rendezvous/wire.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace ringpipe::rendezvous {
+
+struct ServerConfig {
+  int world_size = 1;
+  std::uint64_t job_id = 0;
+  std::uint8_t comm_device = 0;
+  std::string library_version;
+  // A connection that has not sent a valid Hello within this time is dropped, so silent or
+  // slow clients cannot hold a slot.
+  std::chrono::milliseconds hello_timeout{std::chrono::seconds(10)};
+};
+
+// Collects one Hello per rank, answers each rank with its two neighbours' records, waits until
+// every rank is Ready and releases them all with Go. Non-ringpipe clients, garbage and invalid
+// ranks are logged and dropped (a ringpipe rank first gets an Error frame saying why) without
+// disturbing the others. Single-threaded: one poll() loop over all connections.
+class RendezvousServer {
+ public:
+  RendezvousServer(Socket listener, ServerConfig config);
+  RendezvousServer(const RendezvousServer&) = delete;
+  RendezvousServer& operator=(const RendezvousServer&) = delete;
+  ~RendezvousServer();
+
+  [[nodiscard]] std::uint16_t port() const { return local_port(listener_.fd()); }
+  [[nodiscard]] std::string address() const { return local_address(listener_.fd()); }
+
+  // Runs until every rank was released, then returns. Throws Error{Timeout} naming the missing
+  // ranks when the deadline passes, Error{PeerFailed} when a joined rank disconnects early;
+  // either way every connected rank is told first. Returns early (throwing Closed) once `stop`
+  // is set.
+  void run(const detail::Deadline& deadline, const std::atomic<bool>& stop);
+
+ private:
+  struct Connection;
+
+  void accept_all();
+  void read_from(Connection& connection);
+  void handle_frame(Connection& connection, FrameType type, std::span<const std::byte> payload);
+  void register_rank(Connection& connection, Hello hello);
+  void reject(Connection& connection, Errc code, const std::string& message);
+  void flush(Connection& connection);
+  void broadcast_peers();
+  void abort_all(Errc code, const std::string& message);
+  [[nodiscard]] std::string missing_ranks() const;
+
+  Socket listener_;
+  ServerConfig config_;
+  std::vector<std::unique_ptr<Connection>> connections_;
+  std::vector<Connection*> connection_of_rank_;  // nullptr until that rank joined
+  std::vector<Hello> hellos_;
+  int joined_ = 0;
+  int ready_ = 0;
+  bool peers_sent_ = false;
+};
+
+}  // namespace ringpipe::rendezvous

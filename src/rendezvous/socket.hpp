@@ -1,0 +1,59 @@
+// ringpipe: TCP sockets for the rendezvous, every call bounded by a deadline.
+#pragma once
+
+#include "deadline.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+
+namespace ringpipe::rendezvous {
+
+// Owns one file descriptor.
+class Socket {
+ public:
+  Socket() noexcept = default;
+  explicit Socket(int fd) noexcept : fd_(fd) {}
+  Socket(Socket&& other) noexcept;
+  Socket& operator=(Socket&& other) noexcept;
+  Socket(const Socket&) = delete;
+  Socket& operator=(const Socket&) = delete;
+  ~Socket();
+
+  [[nodiscard]] int fd() const noexcept { return fd_; }
+  [[nodiscard]] bool valid() const noexcept { return fd_ >= 0; }
+  void reset() noexcept;
+
+ private:
+  int fd_ = -1;
+};
+
+// "host:port" of the socket's local or remote end ("?" if unknown).
+std::string local_address(int fd);
+std::string remote_address(int fd);
+std::uint16_t local_port(int fd);
+
+// Binds and listens on `host:port` (port 0 picks a free one). Throws Error naming the address.
+Socket listen_on(const std::string& host, std::uint16_t port);
+// Adopts a socket a launcher already listens on; throws InvalidArgument if it is not one.
+Socket adopt_listener(int fd);
+
+// Connects to `host:port`, retrying refused connections until the deadline (the head may not
+// be listening yet). Throws Error{Timeout} naming the address and the last error.
+Socket connect_to(const std::string& host, std::uint16_t port, const detail::Deadline& deadline);
+
+// Writes all bytes or throws (Timeout, PeerFailed). `what` names the peer for messages.
+void send_all(int fd, std::span<const std::byte> data, const detail::Deadline& deadline,
+              const std::string& what);
+// Reads exactly data.size() bytes or throws (Timeout; PeerFailed on early close).
+void recv_exact(int fd, std::span<std::byte> data, const detail::Deadline& deadline,
+                const std::string& what);
+
+void set_nonblocking(int fd);
+
+// Name of this host, and an identity that differs between hosts and between boots.
+std::string host_name();
+std::string host_identity();
+
+}  // namespace ringpipe::rendezvous

@@ -1,0 +1,23 @@
+// ringpipe: what a Request refers to; each transport implements it.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+
+namespace ringpipe::detail {
+
+class RequestState {
+ public:
+  virtual ~RequestState() = default;
+
+  // As Request::test / wait / bytes.
+  virtual bool test() = 0;
+  virtual void wait(std::optional<std::chrono::milliseconds> timeout) = 0;
+  [[nodiscard]] virtual std::size_t bytes() const noexcept = 0;
+  // Called when the Request is destroyed: makes sure the transport is done with the buffer,
+  // then recycles the state. Never throws.
+  virtual void release() noexcept = 0;
+};
+
+}  // namespace ringpipe::detail

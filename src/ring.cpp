@@ -1,0 +1,323 @@
+// ringpipe: Ring joins the rendezvous, connects both neighbours over UCX and closes in order.
+#include <ringpipe/ring.hpp>
+
+#include "deadline.hpp"
+#include "log.hpp"
+#include "rendezvous/client.hpp"
+#include "rendezvous/server.hpp"
+#include "ringpipe_config.hpp"
+#include "ucx/context.hpp"
+#include "ucx/endpoint.hpp"
+#include "ucx/pipe.hpp"
+#include "ucx/request.hpp"
+#include "ucx/status.hpp"
+#include "ucx/worker.hpp"
+
+#include <atomic>
+#include <exception>
+#include <memory>
+#include <thread>
+#include <vector>
+
+namespace ringpipe {
+namespace detail {
+namespace {
+
+// Bounds each step of an orderly close, so a dead neighbour cannot hold a closing rank.
+constexpr auto kCloseTimeout = std::chrono::milliseconds(2000);
+
+// Rank 0 hosts the rendezvous on a thread for the duration of the Ring's construction.
+class HostedRendezvous {
+ public:
+  HostedRendezvous(rendezvous::Socket listener, const Options& options,
+                   const detail::Deadline& deadline)
+      : server_(std::move(listener),
+                rendezvous::ServerConfig{options.world_size, options.job_id,
+                                         static_cast<std::uint8_t>(options.comm_device),
+                                         RINGPIPE_VERSION,
+                                         std::min(options.rendezvous_timeout,
+                                                  std::chrono::milliseconds(10000))}),
+        thread_([this, deadline] {
+          try {
+            server_.run(deadline, stop_);
+          } catch (...) {
+            failure_ = std::current_exception();
+          }
+        }) {}
+  HostedRendezvous(const HostedRendezvous&) = delete;
+  HostedRendezvous& operator=(const HostedRendezvous&) = delete;
+  ~HostedRendezvous() {
+    stop_ = true;
+    thread_.join();
+  }
+
+  [[nodiscard]] std::uint16_t port() const { return server_.port(); }
+
+  // Waits for the head to finish; rethrows its failure.
+  void finish() {
+    thread_.join();
+    thread_ = std::thread([] {});
+    if (failure_) std::rethrow_exception(failure_);
+  }
+
+ private:
+  rendezvous::RendezvousServer server_;
+  std::atomic<bool> stop_{false};
+  std::exception_ptr failure_;
+  std::thread thread_;  // last: starts once everything it uses exists
+};
+
+}  // namespace
+
+// One neighbour process: the endpoint to it and whether it said goodbye.
+struct Link {
+  int peer = 0;
+  std::string host;
+  std::unique_ptr<ucx::Endpoint> endpoint;
+  bool goodbye_received = false;
+  void* goodbye_request = nullptr;  // the posted receive of the neighbour's goodbye
+  bool reported = false;            // its close or failure has been applied to the pipes
+};
+
+class RingImpl {
+ public:
+  explicit RingImpl(const Options& options);
+  RingImpl(const RingImpl&) = delete;
+  RingImpl& operator=(const RingImpl&) = delete;
+  ~RingImpl();
+
+  Options options_;
+  // Declared in acquisition order, so members are destroyed in UCX's teardown order.
+  ucx::Context context_;
+  ucx::Worker worker_;
+  std::vector<std::unique_ptr<Link>> links_;
+  ucx::RequestPool pool_;
+  std::unique_ptr<ucx::UcxPipe> pred_;
+  std::unique_ptr<ucx::UcxPipe> succ_;
+
+ private:
+  void connect(const rendezvous::Peers& peers);
+  void post_goodbye_receive(Link& link);
+  void apply_link_events();
+  void close_links(bool say_goodbye) noexcept;
+  [[nodiscard]] Link& link_to(int peer);
+};
+
+RingImpl::RingImpl(const Options& options)
+    : options_((options.validate(), options)),
+      context_(options.ifname),
+      worker_(context_, options.progress) {
+  set_log_rank(options.rank);
+  if (options.comm_device == CommDevice::Gpu) {
+    throw Error(Errc::Unsupported,
+                "rank " + std::to_string(options.rank) +
+                    ": GPU mode is not available in this build of ringpipe (CPU mode only)");
+  }
+  const Deadline deadline(options.rendezvous_timeout);
+
+  std::unique_ptr<HostedRendezvous> head;
+  std::uint16_t port = options.port;
+  if (options.rank == 0) {
+    if (options.listen_fd < 0 && options.port == 0 && options.world_size > 1) {
+      throw Error(Errc::InvalidArgument,
+                  "rank 0: port 0 needs world size 1 or a listen fd (other ranks cannot learn "
+                  "a port picked at random)");
+    }
+    head = std::make_unique<HostedRendezvous>(
+        options.listen_fd >= 0 ? rendezvous::adopt_listener(options.listen_fd)
+                               : rendezvous::listen_on(options.head, options.port),
+        options, deadline);
+    port = head->port();
+  }
+
+  rendezvous::RendezvousClient client(options.head, port, deadline);
+  rendezvous::Hello hello;
+  hello.library_version = RINGPIPE_VERSION;
+  hello.world_size = static_cast<std::uint32_t>(options.world_size);
+  hello.rank = static_cast<std::uint32_t>(options.rank);
+  hello.local_rank = static_cast<std::uint32_t>(options.local_rank);
+  hello.job_id = options.job_id;
+  hello.comm_device = static_cast<std::uint8_t>(options.comm_device);
+  hello.host = rendezvous::host_name();
+  hello.host_identity = rendezvous::host_identity();
+  hello.address = worker_.address();
+  try {
+    connect(client.join(hello, deadline));
+    client.ready(deadline);
+    if (head) head->finish();
+  } catch (...) {
+    close_links(/*say_goodbye=*/false);
+    throw;
+  }
+}
+
+void RingImpl::connect(const rendezvous::Peers& peers) {
+  worker_.set_after_progress([this] { apply_link_events(); });
+  for (const rendezvous::PeerRecord* record : {&peers.pred, &peers.succ}) {
+    const int peer = static_cast<int>(record->rank);
+    if (!links_.empty() && links_.front()->peer == peer) continue;  // world size 1 or 2
+    auto link = std::make_unique<Link>();
+    link->peer = peer;
+    link->host = record->host;
+    link->endpoint = std::make_unique<ucx::Endpoint>(worker_, record->address, peer);
+    if (peer != options_.rank) post_goodbye_receive(*link);
+    links_.push_back(std::move(link));
+  }
+  const int n = options_.world_size;
+  const int r = options_.rank;
+  pred_ = std::make_unique<ucx::UcxPipe>(worker_, *link_to((r - 1 + n) % n).endpoint, pool_,
+                                         ucx::UcxPipe::Side::Pred, r, n, options_.op_timeout);
+  succ_ = std::make_unique<ucx::UcxPipe>(worker_, *link_to((r + 1) % n).endpoint, pool_,
+                                         ucx::UcxPipe::Side::Succ, r, n, options_.op_timeout);
+}
+
+void RingImpl::post_goodbye_receive(Link& link) {
+  ucp_request_param_t param{};
+  param.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
+  param.cb.recv = [](void* request, ucs_status_t status, const ucp_tag_recv_info_t*,
+                     void* user_data) {
+    auto* self = static_cast<Link*>(user_data);
+    self->goodbye_request = nullptr;
+    ucp_request_free(request);
+    if (status == UCS_OK) {
+      self->goodbye_received = true;
+      self->endpoint->worker().request_after_progress();
+    }
+  };
+  param.user_data = &link;
+  const ucs_status_ptr_t request =
+      ucp_tag_recv_nbx(worker_.get(), nullptr, 0, ucx::goodbye_tag(link.peer), ucx::kFullMask,
+                       &param);
+  if (UCS_PTR_IS_ERR(request)) {
+    ucx::check(UCS_PTR_STATUS(request),
+               "cannot post the close receive for rank " + std::to_string(link.peer));
+  }
+  link.goodbye_request = request;  // never NULL: the neighbour has not closed yet
+}
+
+// Runs after progress when a neighbour said goodbye or its endpoint failed: every pending and
+// later operation on that neighbour's edges then fails with the cause.
+void RingImpl::apply_link_events() {
+  for (const auto& link : links_) {
+    if (link->reported || !(link->goodbye_received || link->endpoint->failed())) continue;
+    link->reported = true;
+    const std::string who = "rank " + std::to_string(link->peer) + " (" + link->host + ")";
+    const Error error =
+        link->goodbye_received
+            ? Error(Errc::Closed, who + " closed its ring; nothing more can be sent to or "
+                                        "received from it")
+            : Error(Errc::PeerFailed,
+                    who + " failed or became unreachable: " +
+                        ucx::describe(link->endpoint->failure()));
+    for (ucx::UcxPipe* pipe : {pred_.get(), succ_.get()}) {
+      if (pipe != nullptr && pipe->peer() == link->peer) pipe->fail(error);
+    }
+  }
+}
+
+Link& RingImpl::link_to(int peer) {
+  for (const auto& link : links_) {
+    if (link->peer == peer) return *link;
+  }
+  throw Error(Errc::Internal, "no link to rank " + std::to_string(peer));
+}
+
+RingImpl::~RingImpl() { close_links(/*say_goodbye=*/true); }
+
+// The orderly close: tell each neighbour goodbye after everything sent before it, wait until
+// that has arrived, then drop the endpoints. Neighbours then see Closed, never PeerFailed.
+void RingImpl::close_links(bool say_goodbye) noexcept {
+  struct Sent {
+    bool done = false;
+  };
+  std::vector<Sent> goodbyes(links_.size());
+  std::vector<void*> requests(links_.size(), nullptr);
+  for (std::size_t i = 0; i < links_.size(); ++i) {
+    Link& link = *links_[i];
+    if (!say_goodbye || link.peer == options_.rank || link.endpoint->failed() ||
+        link.goodbye_received) {
+      goodbyes[i].done = true;
+      continue;
+    }
+    ucp_request_param_t param{};
+    param.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
+    param.cb.send = [](void*, ucs_status_t, void* user_data) {
+      static_cast<Sent*>(user_data)->done = true;
+    };
+    param.user_data = &goodbyes[i];
+    const ucs_status_ptr_t request = ucp_tag_send_nbx(
+        link.endpoint->get(), nullptr, 0, ucx::goodbye_tag(options_.rank), &param);
+    if (request == nullptr || UCS_PTR_IS_ERR(request)) {
+      goodbyes[i].done = true;
+    } else {
+      requests[i] = request;
+    }
+  }
+  try {
+    const Deadline deadline(kCloseTimeout);
+    worker_.progress_until(
+        [&] {
+          for (const Sent& sent : goodbyes) {
+            if (!sent.done) return false;
+          }
+          return true;
+        },
+        deadline);
+    for (const auto& link : links_) {
+      if (say_goodbye && link->peer != options_.rank) link->endpoint->flush(deadline);
+    }
+  } catch (const Error& error) {
+    log(LogLevel::Warning, std::string("closing the ring: ") + error.what());
+  }
+  for (std::size_t i = 0; i < links_.size(); ++i) {
+    if (requests[i] == nullptr) continue;
+    if (!goodbyes[i].done) ucp_request_cancel(worker_.get(), requests[i]);
+    // Force-closing the endpoint below completes a send still in flight; free it after.
+  }
+
+  pool_.detach_all();
+  for (const auto& link : links_) {
+    if (link->goodbye_request != nullptr) {
+      ucp_request_cancel(worker_.get(), link->goodbye_request);
+    }
+  }
+  pred_.reset();
+  succ_.reset();
+  for (const auto& link : links_) link->endpoint->close_by_force();
+  for (std::size_t i = 0; i < links_.size(); ++i) {
+    if (requests[i] != nullptr) ucp_request_free(requests[i]);
+  }
+  // Cancelled goodbye receives complete during progress; drain them before the links go.
+  for (int i = 0; i < 100; ++i) {
+    bool pending = false;
+    for (const auto& link : links_) pending = pending || link->goodbye_request != nullptr;
+    if (!pending) break;
+    ucp_worker_progress(worker_.get());
+  }
+  worker_.set_after_progress(nullptr);
+}
+
+}  // namespace detail
+
+Ring::Ring(const Options& options) : impl_(std::make_unique<detail::RingImpl>(options)) {}
+Ring::Ring(Ring&&) noexcept = default;
+Ring& Ring::operator=(Ring&&) noexcept = default;
+Ring::~Ring() = default;
+
+int Ring::rank() const noexcept { return impl_->options_.rank; }
+int Ring::world_size() const noexcept { return impl_->options_.world_size; }
+CommDevice Ring::comm_device() const noexcept { return impl_->options_.comm_device; }
+const Options& Ring::options() const noexcept { return impl_->options_; }
+PipeGroup& Ring::pred() noexcept { return *impl_->pred_; }
+PipeGroup& Ring::succ() noexcept { return *impl_->succ_; }
+
+LinkInfo Ring::link_info(const PipeGroup& edge) const {
+  for (const auto& link : impl_->links_) {
+    if (link->peer == edge.peer()) {
+      return LinkInfo{link->peer, link->host, "ucx: " + link->endpoint->transports()};
+    }
+  }
+  throw Error(Errc::InvalidArgument, "link_info: the edge does not belong to this ring");
+}
+
+}  // namespace ringpipe

@@ -1,0 +1,26 @@
+// ringpipe: the UCX context of one Ring.
+#pragma once
+
+#include <ucp/api/ucp.h>
+
+#include <string>
+
+namespace ringpipe::ucx {
+
+// Owns a ucp_context with the tag and wakeup features, configured with ringpipe's defaults
+// (see README "UCX configuration"): a UCX_* variable set by the user always wins.
+class Context {
+ public:
+  // `net_device` restricts network transports to one interface ("" = UCX's choice).
+  explicit Context(const std::string& net_device);
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+  ~Context();
+
+  [[nodiscard]] ucp_context_h get() const noexcept { return context_; }
+
+ private:
+  ucp_context_h context_ = nullptr;
+};
+
+}  // namespace ringpipe::ucx

@@ -1,0 +1,239 @@
+// ringpipe: one in-flight UCX tag send or receive.
+#include "ucx/request.hpp"
+
+#include "log.hpp"
+#include "ucx/pipe.hpp"
+#include "ucx/status.hpp"
+
+namespace ringpipe::ucx {
+namespace {
+
+// How long a detached or cancelled request may take to hand its buffer back before its
+// endpoint is closed by force (which makes UCX complete it).
+constexpr auto kCancelTimeout = std::chrono::milliseconds(2000);
+
+}  // namespace
+
+void UcxRequest::start_send(UcxPipe& pipe, std::uint64_t ucx_tag, const void* data,
+                            std::size_t bytes, Tag tag) {
+  pipe_ = &pipe;
+  kind_ = Kind::Send;
+  size_ = bytes;
+  tag_ = tag;
+  started_ = detail::Clock::now();
+  ucp_request_param_t param{};
+  param.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
+  param.cb.send = &UcxRequest::on_send;
+  param.user_data = this;
+  after_post(ucp_tag_send_nbx(pipe.endpoint().get(), data, bytes, ucx_tag, &param));
+  if (done_ && status_ == UCS_OK) bytes_ = bytes;
+}
+
+void UcxRequest::start_recv(UcxPipe& pipe, std::uint64_t ucx_tag, void* data,
+                            std::size_t capacity, Tag tag) {
+  pipe_ = &pipe;
+  kind_ = Kind::Recv;
+  size_ = capacity;
+  tag_ = tag;
+  started_ = detail::Clock::now();
+  ucp_request_param_t param{};
+  // UCX 1.13 does not report the length of a receive that completes in place (recv_info stays
+  // untouched for eager messages that were already waiting), so every receive completes
+  // through the callback, which always gets the length.
+  param.op_attr_mask =
+      UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA | UCP_OP_ATTR_FLAG_NO_IMM_CMPL;
+  param.cb.recv = &UcxRequest::on_recv;
+  param.user_data = this;
+  posting_ = true;
+  after_post(ucp_tag_recv_nbx(pipe.worker().get(), data, capacity, ucx_tag, kFullMask, &param));
+  posting_ = false;
+}
+
+void UcxRequest::after_post(ucs_status_ptr_t result) {
+  if (result == nullptr) {  // completed in place; UCX wrote recv_info_ for a receive
+    done_ = true;
+    status_ = UCS_OK;
+  } else if (UCS_PTR_IS_ERR(result)) {
+    done_ = true;
+    status_ = UCS_PTR_STATUS(result);
+  } else if (done_) {
+    ucp_request_free(result);  // the callback already ran, inside the post
+  } else {
+    ucx_request_ = result;
+  }
+}
+
+void UcxRequest::on_send(void* request, ucs_status_t status, void* user_data) {
+  auto* self = static_cast<UcxRequest*>(user_data);
+  ucp_request_free(request);
+  self->ucx_request_ = nullptr;
+  self->complete(status, self->size_);
+}
+
+void UcxRequest::on_recv(void* request, ucs_status_t status, const ucp_tag_recv_info_t* info,
+                         void* user_data) {
+  auto* self = static_cast<UcxRequest*>(user_data);
+  if (!self->posting_) ucp_request_free(request);
+  self->ucx_request_ = nullptr;
+  // On truncation UCX reports the sender's length, which the error message states.
+  if (info != nullptr) self->recv_info_ = *info;
+  self->complete(status, info != nullptr ? info->length : 0);
+}
+
+void UcxRequest::complete(ucs_status_t status, std::size_t bytes) noexcept {
+  done_ = true;
+  status_ = status;
+  if (status == UCS_OK) bytes_ = bytes;
+}
+
+bool UcxRequest::test() {
+  if (!done_ && pipe_ != nullptr) pipe_->worker().progress_once();
+  if (!done_) return false;
+  if (status_ != UCS_OK || error_) throw_failure();
+  return true;
+}
+
+void UcxRequest::wait(std::optional<std::chrono::milliseconds> timeout) {
+  if (!done_ && pipe_ != nullptr) {
+    const detail::Deadline deadline(timeout.value_or(pipe_->op_timeout()));
+    if (!pipe_->worker().progress_until([this] { return done_; }, deadline)) {
+      const Error error(Errc::Timeout, describe_operation() + " timed out after " +
+                                           detail::format_seconds(deadline.elapsed_s()));
+      if (kind_ == Kind::Send) {
+        // A send cannot be taken back from UCX; failing the edge closes its endpoint, which
+        // completes the send, so the caller may reuse the buffer once this throws.
+        pipe_->fail(error);
+      }
+      error_ = error;
+      finish_with_transport(detail::Deadline(kCancelTimeout));
+      throw error;
+    }
+  }
+  if (status_ != UCS_OK || error_) throw_failure();
+}
+
+void UcxRequest::throw_failure() {
+  if (error_) throw *error_;
+  if (status_ == UCS_ERR_MESSAGE_TRUNCATED) {
+    throw Error(Errc::Truncated, describe_operation() + ": the message of " +
+                                     std::to_string(recv_info_.length) +
+                                     " bytes does not fit the receive buffer of " +
+                                     std::to_string(size_) + " bytes");
+  }
+  if (pipe_ != nullptr && pipe_->failure()) throw *pipe_->failure();
+  throw Error(errc_of(status_), describe_operation() + " failed after " +
+                                    detail::format_seconds(std::chrono::duration<double>(
+                                                               detail::Clock::now() - started_)
+                                                               .count()) +
+                                    ": " + describe(status_));
+}
+
+std::string UcxRequest::describe_operation() const {
+  const bool sending = kind_ == Kind::Send;
+  return std::string(sending ? "send" : "recv") + " on " +
+         (pipe_ ? pipe_->name(sending) : std::string("a closed ring")) + " tag " +
+         std::to_string(tag_) + " size " + std::to_string(size_);
+}
+
+void UcxRequest::cancel_with(const Error& error) noexcept {
+  if (done_) return;
+  error_ = error;
+  if (ucx_request_ != nullptr && pipe_ != nullptr) {
+    ucp_request_cancel(pipe_->worker().get(), ucx_request_);
+  }
+}
+
+void UcxRequest::finish_with_transport(const detail::Deadline& deadline) noexcept {
+  if (done_ || pipe_ == nullptr) return;
+  try {
+    Worker& worker = pipe_->worker();
+    if (kind_ == Kind::Recv && ucx_request_ != nullptr) {
+      ucp_request_cancel(worker.get(), ucx_request_);
+    }
+    if (worker.progress_until([this] { return done_; }, deadline)) return;
+    // Still in flight (a send to a stuck peer, or a receive already matched): close the
+    // endpoint by force, which makes UCX complete every request on it.
+    pipe_->fail(Error(Errc::Timeout, describe_operation() +
+                                         " did not finish; the link was closed by force"));
+    pipe_->endpoint().close_by_force();
+    worker.progress_until([this] { return done_; }, detail::Deadline(kCancelTimeout));
+  } catch (const Error& error) {
+    detail::log(detail::LogLevel::Error, error.what());
+  }
+  if (!done_) {
+    detail::log(detail::LogLevel::Error,
+                describe_operation() + " is still in flight after its link was closed");
+  }
+}
+
+void UcxRequest::release() noexcept {
+  if (!done_) {
+    if (pipe_ != nullptr && kind_ == Kind::Send) {
+      finish_with_transport(detail::Deadline(pipe_->op_timeout()));
+    } else {
+      finish_with_transport(detail::Deadline(kCancelTimeout));
+    }
+  }
+  if (pipe_ == nullptr && pool_ == nullptr) {
+    delete this;  // detached from a Ring that is gone
+    return;
+  }
+  pool_->recycle(this);
+}
+
+void UcxRequest::detach() noexcept {
+  finish_with_transport(detail::Deadline(kCancelTimeout));
+  if (!done_ || status_ != UCS_OK) {
+    error_ = Error(Errc::Closed, describe_operation() + ": the ring was closed");
+  }
+  done_ = true;
+  pipe_ = nullptr;
+  pool_ = nullptr;
+}
+
+RequestPool::~RequestPool() {
+  for (UcxRequest* request : free_) delete request;
+}
+
+UcxRequest* RequestPool::acquire() {
+  UcxRequest* request;
+  if (free_.empty()) {
+    request = new UcxRequest(*this);
+  } else {
+    request = free_.back();
+    free_.pop_back();
+  }
+  request->prev_ = nullptr;
+  request->next_ = in_use_;
+  if (in_use_ != nullptr) in_use_->prev_ = request;
+  in_use_ = request;
+  return request;
+}
+
+void RequestPool::recycle(UcxRequest* request) noexcept {
+  if (request->prev_ != nullptr) request->prev_->next_ = request->next_;
+  if (request->next_ != nullptr) request->next_->prev_ = request->prev_;
+  if (in_use_ == request) in_use_ = request->next_;
+  request->pipe_ = nullptr;
+  request->ucx_request_ = nullptr;
+  request->done_ = false;
+  request->status_ = UCS_OK;
+  request->bytes_ = 0;
+  request->error_.reset();
+  try {
+    free_.push_back(request);
+  } catch (...) {
+    delete request;
+  }
+}
+
+void RequestPool::detach_all() noexcept {
+  while (in_use_ != nullptr) {
+    UcxRequest* request = in_use_;
+    in_use_ = request->next_;
+    request->prev_ = request->next_ = nullptr;
+    request->detach();
+  }
+}
+
+}  // namespace ringpipe::ucx

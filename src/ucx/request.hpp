@@ -1,0 +1,103 @@
+// ringpipe: one in-flight UCX tag send or receive, and the pool that recycles them.
+#pragma once
+
+#include <ringpipe/error.hpp>
+#include <ringpipe/pipe_group.hpp>
+
+#include "deadline.hpp"
+#include "request_state.hpp"
+
+#include <ucp/api/ucp.h>
+
+#include <cstddef>
+#include <optional>
+#include <vector>
+
+namespace ringpipe::ucx {
+
+class UcxPipe;
+class RequestPool;
+
+class UcxRequest final : public detail::RequestState {
+ public:
+  enum class Kind { Send, Recv };
+
+  explicit UcxRequest(RequestPool& pool) : pool_(&pool) {}
+
+  // Posts the operation; the request may complete at once.
+  void start_send(UcxPipe& pipe, std::uint64_t ucx_tag, const void* data, std::size_t bytes,
+                  Tag tag);
+  void start_recv(UcxPipe& pipe, std::uint64_t ucx_tag, void* data, std::size_t capacity,
+                  Tag tag);
+
+  bool test() override;
+  void wait(std::optional<std::chrono::milliseconds> timeout) override;
+  [[nodiscard]] std::size_t bytes() const noexcept override { return bytes_; }
+  void release() noexcept override;
+
+  [[nodiscard]] bool done() const noexcept { return done_; }
+  [[nodiscard]] const UcxPipe* pipe() const noexcept { return pipe_; }
+  [[nodiscard]] Kind kind() const noexcept { return kind_; }
+
+  // The pipe failed: cancel a pending receive and let it end with `error`.
+  void cancel_with(const Error& error) noexcept;
+  // The Ring is going away: finish with the transport, then live on detached until released.
+  void detach() noexcept;
+
+ private:
+  friend class RequestPool;
+
+  static void on_send(void* request, ucs_status_t status, void* user_data);
+  static void on_recv(void* request, ucs_status_t status, const ucp_tag_recv_info_t* info,
+                      void* user_data);
+  void complete(ucs_status_t status, std::size_t bytes) noexcept;
+  // Progresses until the transport is done with the buffer (cancelling a receive first).
+  void finish_with_transport(const detail::Deadline& deadline) noexcept;
+  void after_post(ucs_status_ptr_t result);
+  [[noreturn]] void throw_failure();
+  [[nodiscard]] std::string describe_operation() const;
+
+  RequestPool* pool_;
+  UcxPipe* pipe_ = nullptr;  // nullptr once detached
+  Kind kind_ = Kind::Send;
+  void* ucx_request_ = nullptr;  // set while UCX owns an in-flight request
+  bool done_ = false;
+  bool posting_ = false;  // inside ucp_tag_recv_nbx, whose callback may run before it returns
+  ucs_status_t status_ = UCS_OK;
+  std::size_t size_ = 0;   // bytes to send, or receive capacity
+  std::size_t bytes_ = 0;  // bytes transferred
+  Tag tag_ = 0;
+  detail::Clock::time_point started_;
+  ucp_tag_recv_info_t recv_info_{};
+  std::optional<Error> error_;  // a failure decided by ringpipe rather than by UCX
+
+  UcxRequest* prev_ = nullptr;  // links in the pool's in-use list
+  UcxRequest* next_ = nullptr;
+};
+
+// Hands out request states without allocating once warm, and tracks those in use so a failing
+// pipe or a closing Ring can reach them.
+class RequestPool {
+ public:
+  RequestPool() = default;
+  RequestPool(const RequestPool&) = delete;
+  RequestPool& operator=(const RequestPool&) = delete;
+  ~RequestPool();
+
+  UcxRequest* acquire();
+  void recycle(UcxRequest* request) noexcept;
+
+  // Calls f(request) for every request in use (f may not acquire or recycle).
+  template <typename F>
+  void for_each_in_use(F&& f) {
+    for (UcxRequest* request = in_use_; request != nullptr; request = request->next_) f(*request);
+  }
+  // Detaches every request in use from the Ring (see UcxRequest::detach).
+  void detach_all() noexcept;
+
+ private:
+  std::vector<UcxRequest*> free_;
+  UcxRequest* in_use_ = nullptr;
+};
+
+}  // namespace ringpipe::ucx

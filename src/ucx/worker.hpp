@@ -1,0 +1,84 @@
+// ringpipe: the UCX worker of one Ring and the one loop that waits on it.
+#pragma once
+
+#include <ringpipe/options.hpp>
+
+#include "deadline.hpp"
+#include "ucx/context.hpp"
+
+#include <ucp/api/ucp.h>
+
+#include <cstddef>
+#include <functional>
+#include <vector>
+
+namespace ringpipe::ucx {
+
+// Owns a single-threaded ucp_worker, its address and its event fd. progress_until() is the only
+// place that drives the worker, in each of the three progress modes.
+class Worker {
+ public:
+  Worker(const Context& context, ProgressMode mode);
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+  ~Worker();
+
+  [[nodiscard]] ucp_worker_h get() const noexcept { return worker_; }
+  [[nodiscard]] const std::vector<std::byte>& address() const noexcept { return address_; }
+  [[nodiscard]] ProgressMode mode() const noexcept { return mode_; }
+
+  // Runs `hook` after a progress call during which a callback asked for it (the Ring handles
+  // link failures and goodbyes there, outside UCX callbacks).
+  void set_after_progress(std::function<void()> hook) { after_progress_ = std::move(hook); }
+
+  // Progresses until done() is true (returns true) or the deadline passes (returns false).
+  template <typename Done>
+  bool progress_until(Done&& done, const detail::Deadline& deadline) {
+    auto spin_until = detail::Clock::time_point::min();
+    bool spin_started = false;
+    while (!done()) {
+      if (progress_once()) continue;
+      if (done()) break;
+      if (deadline.expired()) return false;
+      if (mode_ == ProgressMode::BusyPoll) continue;
+      if (mode_ == ProgressMode::Adaptive) {
+        const auto now = detail::Clock::now();
+        if (!spin_started) {
+          spin_started = true;
+          spin_until = now + kAdaptiveSpin;
+        }
+        if (now < spin_until) {
+          relax();
+          continue;
+        }
+      }
+      wait_for_event(deadline);
+    }
+    return true;
+  }
+
+  // One progress call (plus the after-progress hook); true if it did any work.
+  bool progress_once();
+
+  // Called from UCX callbacks that need the after-progress hook to run.
+  void request_after_progress() noexcept { hook_pending_ = true; }
+
+ private:
+  // Spin before sleeping in adaptive mode: longer than a small message's round trip over shared
+  // memory (~1 us), far shorter than a wake-up from sleep costs the CPU.
+  static constexpr auto kAdaptiveSpin = std::chrono::microseconds(100);
+
+  // Sleeps on the event fd until the worker has work or the deadline passes.
+  void wait_for_event(const detail::Deadline& deadline);
+  // Gives the core away while spinning, so oversubscribed ranks still run.
+  static void relax() noexcept;
+
+  ucp_worker_h worker_ = nullptr;
+  std::vector<std::byte> address_;
+  int event_fd_ = -1;
+  ProgressMode mode_;
+  std::function<void()> after_progress_;
+  bool hook_pending_ = false;
+};
+
+}  // namespace ringpipe::ucx
