@@ -103,16 +103,24 @@ class RingImpl {
   [[nodiscard]] Link& link_to(int peer);
 };
 
-RingImpl::RingImpl(const Options& options)
-    : options_((options.validate(), options)),
-      context_(options.ifname),
-      worker_(context_, options.progress) {
-  set_log_rank(options.rank);
+namespace {
+
+// Checked before any transport is touched, so a bad request costs nothing.
+const Options& checked(const Options& options) {
+  options.validate();
   if (options.comm_device == CommDevice::Gpu) {
     throw Error(Errc::Unsupported,
                 "rank " + std::to_string(options.rank) +
                     ": GPU mode is not available in this build of ringpipe (CPU mode only)");
   }
+  return options;
+}
+
+}  // namespace
+
+RingImpl::RingImpl(const Options& options)
+    : options_(checked(options)), context_(options.ifname), worker_(context_, options.progress) {
+  set_log_rank(options.rank);
   const Deadline deadline(options.rendezvous_timeout);
 
   std::unique_ptr<HostedRendezvous> head;

@@ -1,0 +1,29 @@
+#!/bin/sh
+# Installs the build into a scratch root, then builds and runs a consumer against it with only
+# what pkg-config reports, and compiles every public header on its own.
+set -eu
+build=$1
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(mktemp -d)
+trap 'rm -rf "$root"' EXIT
+
+meson install -C "$build" --destdir "$root" --no-rebuild --quiet >/dev/null
+pc=$(find "$root" -name ringpipe.pc | head -n 1)
+[ -n "$pc" ] || { echo "ringpipe.pc was not installed"; exit 1; }
+export PKG_CONFIG_PATH="$(dirname "$pc")" PKG_CONFIG_SYSROOT_DIR="$root"
+cflags=$(pkg-config --cflags ringpipe)
+libs=$(pkg-config --libs ringpipe)
+echo "pkg-config: $cflags $libs"
+
+include_dir=$(find "$root" -type d -path '*/include/ringpipe' | head -n 1)
+for header in "$include_dir"/*.hpp; do
+  if grep -nE '#include *<(ucp|uct|ucs|cuda|nccl)' "$header"; then
+    echo "public header $(basename "$header") includes a transport header"; exit 1
+  fi
+  echo "#include <ringpipe/$(basename "$header")>" |
+    c++ -std=c++20 -Wall -Wextra -Werror -fsyntax-only $cflags -x c++ -
+done
+
+c++ -std=c++20 -Wall -Wextra -Werror "$here/consumer.cpp" $cflags $libs -o "$root/consumer"
+lib_dir=$(dirname "$(find "$root" -name 'libringpipe.so' | head -n 1)")
+LD_LIBRARY_PATH="$lib_dir" "$root/consumer"
