@@ -16,15 +16,16 @@ using Clock = std::chrono::steady_clock;
 class Deadline {
  public:
   explicit Deadline(std::chrono::milliseconds timeout)
-      : start_(Clock::now()), infinite_(timeout == kInfinite), at_(infinite_ ? Clock::time_point::max() : start_ + timeout) {}
+      : start_(Clock::now()),
+        infinite_(timeout == kInfinite),
+        at_(infinite_ ? Clock::time_point::max() : start_ + timeout) {}
 
   [[nodiscard]] bool expired() const { return !infinite_ && Clock::now() >= at_; }
 
   // Milliseconds left, clamped to [0, cap_ms]; a value for poll().
   [[nodiscard]] int remaining_ms(int cap_ms = 1 << 30) const {
     if (infinite_) return cap_ms;
-    const auto left =
-        std::chrono::ceil<std::chrono::milliseconds>(at_ - Clock::now()).count();
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(at_ - Clock::now()).count();
     if (left <= 0) return 0;
     return left < cap_ms ? static_cast<int>(left) : cap_ms;
   }

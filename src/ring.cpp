@@ -32,11 +32,10 @@ class HostedRendezvous {
   HostedRendezvous(rendezvous::Socket listener, const Options& options,
                    const detail::Deadline& deadline)
       : server_(std::move(listener),
-                rendezvous::ServerConfig{options.world_size, options.job_id,
-                                         static_cast<std::uint8_t>(options.comm_device),
-                                         RINGPIPE_VERSION,
-                                         std::min(options.rendezvous_timeout,
-                                                  std::chrono::milliseconds(10000))}),
+                rendezvous::ServerConfig{
+                    options.world_size, options.job_id,
+                    static_cast<std::uint8_t>(options.comm_device), RINGPIPE_VERSION,
+                    std::min(options.rendezvous_timeout, std::chrono::milliseconds(10000))}),
         thread_([this, deadline] {
           try {
             server_.run(deadline, stop_);
@@ -48,7 +47,7 @@ class HostedRendezvous {
   HostedRendezvous& operator=(const HostedRendezvous&) = delete;
   ~HostedRendezvous() {
     stop_ = true;
-    thread_.join();
+    if (thread_.joinable()) thread_.join();
   }
 
   [[nodiscard]] std::uint16_t port() const { return server_.port(); }
@@ -56,7 +55,6 @@ class HostedRendezvous {
   // Waits for the head to finish; rethrows its failure.
   void finish() {
     thread_.join();
-    thread_ = std::thread([] {});
     if (failure_) std::rethrow_exception(failure_);
   }
 
@@ -193,9 +191,8 @@ void RingImpl::post_goodbye_receive(Link& link) {
     }
   };
   param.user_data = &link;
-  const ucs_status_ptr_t request =
-      ucp_tag_recv_nbx(worker_.get(), nullptr, 0, ucx::goodbye_tag(link.peer), ucx::kFullMask,
-                       &param);
+  const ucs_status_ptr_t request = ucp_tag_recv_nbx(
+      worker_.get(), nullptr, 0, ucx::goodbye_tag(link.peer), ucx::kFullMask, &param);
   if (UCS_PTR_IS_ERR(request)) {
     ucx::check(UCS_PTR_STATUS(request),
                "cannot post the close receive for rank " + std::to_string(link.peer));
@@ -212,11 +209,11 @@ void RingImpl::apply_link_events() {
     const std::string who = "rank " + std::to_string(link->peer) + " (" + link->host + ")";
     const Error error =
         link->goodbye_received
-            ? Error(Errc::Closed, who + " closed its ring; nothing more can be sent to or "
-                                        "received from it")
-            : Error(Errc::PeerFailed,
-                    who + " failed or became unreachable: " +
-                        ucx::describe(link->endpoint->failure()));
+            ? Error(Errc::Closed, who +
+                                      " closed its ring; nothing more can be sent to or "
+                                      "received from it")
+            : Error(Errc::PeerFailed, who + " failed or became unreachable: " +
+                                          ucx::describe(link->endpoint->failure()));
     for (ucx::UcxPipe* pipe : {pred_.get(), succ_.get()}) {
       if (pipe != nullptr && pipe->peer() == link->peer) pipe->fail(error);
     }
@@ -253,8 +250,8 @@ void RingImpl::close_links(bool say_goodbye) noexcept {
       static_cast<Sent*>(user_data)->done = true;
     };
     param.user_data = &goodbyes[i];
-    const ucs_status_ptr_t request = ucp_tag_send_nbx(
-        link.endpoint->get(), nullptr, 0, ucx::goodbye_tag(options_.rank), &param);
+    const ucs_status_ptr_t request =
+        ucp_tag_send_nbx(link.endpoint->get(), nullptr, 0, ucx::goodbye_tag(options_.rank), &param);
     if (request == nullptr || UCS_PTR_IS_ERR(request)) {
       goodbyes[i].done = true;
     } else {

@@ -16,8 +16,7 @@ namespace ringpipe {
 // "gpu" without GPU support: Error{Unsupported}). Timeouts and progress come from the
 // environment as in Options::from_env(). Calling it twice throws Error{InvalidArgument}.
 RINGPIPE_API void initialize_distributed(const std::string& head_ip, int port, int world_size,
-                                         int rank, int local_rank,
-                                         const std::string& comm_device);
+                                         int rank, int local_rank, const std::string& comm_device);
 
 // The edge this rank receives on, from its predecessor.
 RINGPIPE_API PipeGroup& get_pipeline_parallel_pred_group();

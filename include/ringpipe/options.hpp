@@ -47,7 +47,7 @@ struct RINGPIPE_API Options {
   std::chrono::milliseconds liveness_timeout{std::chrono::seconds(30)};
   ProgressMode progress = ProgressMode::Adaptive;
 
-  std::string ifname;  // network interface to use for data and to advertise ("" = any)
+  std::string ifname;        // network interface to use for data and to advertise ("" = any)
   std::uint64_t job_id = 0;  // ranks of different jobs never join one ring
 
   // Reads the environment (see README "Environment"). For each field the first variable set

@@ -25,7 +25,8 @@ struct LinkInfo {
 // connects to both neighbours. Construction blocks until every rank has joined, or throws
 // Error (Timeout naming the missing ranks, InvalidArgument, ProtocolMismatch, ...).
 // Destruction closes both edges in order: neighbours see Errc::Closed on later operations,
-// and every message sent before is delivered. Not thread-safe; move-only.
+// and every message sent before is delivered. Not thread-safe; move-only (a moved-from Ring
+// may only be destroyed or assigned to).
 class RINGPIPE_API Ring {
  public:
   explicit Ring(const Options& options);

@@ -61,11 +61,10 @@ std::vector<std::byte> RendezvousClient::expect(FrameType type, const detail::De
     throw Error(errc_from_wire(reply.code), reply.message);
   }
   if (header.type != type) {
-    throw Error(Errc::ProtocolMismatch, "the " + head_ + " sent frame type " +
-                                            std::to_string(static_cast<int>(header.type)) +
-                                            " where type " +
-                                            std::to_string(static_cast<int>(type)) +
-                                            " was expected");
+    throw Error(Errc::ProtocolMismatch,
+                "the " + head_ + " sent frame type " +
+                    std::to_string(static_cast<int>(header.type)) + " where type " +
+                    std::to_string(static_cast<int>(type)) + " was expected");
   }
   return payload;
 }

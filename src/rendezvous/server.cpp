@@ -55,8 +55,7 @@ void RendezvousServer::run(const detail::Deadline& deadline, const std::atomic<b
     if (deadline.expired()) {
       const std::string message = "rendezvous at " + address() + ": waited " +
                                   detail::format_seconds(deadline.elapsed_s()) + " for " +
-                                  missing_ranks() + " of " +
-                                  std::to_string(config_.world_size);
+                                  missing_ranks() + " of " + std::to_string(config_.world_size);
       abort_all(Errc::Timeout, message);
       throw Error(Errc::Timeout, message);
     }
@@ -127,8 +126,8 @@ void RendezvousServer::accept_all() {
     }
     Socket socket(fd);
     if (connections_.size() >= kMaxConnections) {
-      detail::log(detail::LogLevel::Warning, "rendezvous: refusing " + remote_address(fd) +
-                                                 ": too many open connections");
+      detail::log(detail::LogLevel::Warning,
+                  "rendezvous: refusing " + remote_address(fd) + ": too many open connections");
       continue;
     }
     auto connection = std::make_unique<Connection>();
@@ -190,9 +189,9 @@ void RendezvousServer::handle_frame(Connection& connection, FrameType type,
     ++ready_;
     return;
   }
-  detail::log(detail::LogLevel::Warning,
-              "rendezvous: dropping " + connection.remote + ": unexpected frame type " +
-                  std::to_string(static_cast<int>(type)));
+  detail::log(detail::LogLevel::Warning, "rendezvous: dropping " + connection.remote +
+                                             ": unexpected frame type " +
+                                             std::to_string(static_cast<int>(type)));
   connection.dead = true;
 }
 

@@ -169,8 +169,7 @@ Socket connect_to(const std::string& host, std::uint16_t port, const detail::Dea
   while (true) {
     const AddrInfoList list = resolve(host, port, false);
     for (const addrinfo* info = list.get(); info != nullptr; info = info->ai_next) {
-      Socket socket(
-          ::socket(info->ai_family, info->ai_socktype | SOCK_CLOEXEC, info->ai_protocol));
+      Socket socket(::socket(info->ai_family, info->ai_socktype | SOCK_CLOEXEC, info->ai_protocol));
       if (!socket.valid()) continue;
       set_nonblocking(socket.fd());
       int rc = ::connect(socket.fd(), info->ai_addr, info->ai_addrlen);
@@ -191,14 +190,13 @@ Socket connect_to(const std::string& host, std::uint16_t port, const detail::Dea
     }
     if (deadline.expired()) break;
     // The head may still be starting: retry with a short back-off, within the deadline.
-    std::this_thread::sleep_for(
-        std::min<std::chrono::milliseconds>(pause, std::chrono::milliseconds(deadline.remaining_ms())));
+    std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(
+        pause, std::chrono::milliseconds(deadline.remaining_ms())));
     pause = std::min(pause * 2, std::chrono::milliseconds(200));
     if (deadline.expired()) break;
   }
   throw Error(Errc::Timeout, "cannot reach the rendezvous head at " + where + " after " +
-                                 detail::format_seconds(deadline.elapsed_s()) + ": " +
-                                 last_error);
+                                 detail::format_seconds(deadline.elapsed_s()) + ": " + last_error);
 }
 
 void send_all(int fd, std::span<const std::byte> data, const detail::Deadline& deadline,

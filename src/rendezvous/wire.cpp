@@ -124,12 +124,12 @@ FrameHeader decode_header(std::span<const std::byte> header) {
   Reader reader(header, "header of a");
   const std::uint32_t magic = reader.u32("magic");
   if (magic != kMagic) {
-    throw Error(Errc::ProtocolMismatch,
-                "not a ringpipe rendezvous frame (bad magic 0x" + [&] {
-                  char hex[16];
-                  std::snprintf(hex, sizeof hex, "%08x", magic);
-                  return std::string(hex);
-                }() + ")");
+    throw Error(
+        Errc::ProtocolMismatch, "not a ringpipe rendezvous frame (bad magic 0x" + [&] {
+          char hex[16];
+          std::snprintf(hex, sizeof hex, "%08x", magic);
+          return std::string(hex);
+        }() + ")");
   }
   const std::uint16_t version = reader.u16("version");
   if (version != kProtocolVersion) {

@@ -43,8 +43,8 @@ struct Hello {
   std::uint32_t local_rank = 0;
   std::uint64_t job_id = 0;
   std::uint8_t comm_device = 0;
-  std::string host;  // host name
-  std::string host_identity;  // host name + boot id: equal only for processes of one host
+  std::string host;                // host name
+  std::string host_identity;       // host name + boot id: equal only for processes of one host
   std::vector<std::byte> address;  // transport address (UCX worker address)
 };
 

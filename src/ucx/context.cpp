@@ -26,6 +26,18 @@ void set_environment_default(const char* name, const char* value) {
   setenv(("UCX_" + std::string(name)).c_str(), value, /*overwrite=*/0);
 }
 
+// False when the user's UCX_TLS leaves out shared memory: setting its options would then only
+// make UCX warn about unused variables.
+bool shared_memory_allowed() {
+  const char* tls = std::getenv("UCX_TLS");
+  if (tls == nullptr) return true;
+  const std::string list = tls;
+  for (const char* name : {"all", "sm", "shm", "posix", "sysv", "mm"}) {
+    if (list.find(name) != std::string::npos) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 Context::Context(const std::string& net_device) {
@@ -37,8 +49,10 @@ Context::Context(const std::string& net_device) {
   // hanging them. UCX 1.13 then drops the shared-memory transports (their error handling is
   // off by default) and falls back to TCP even between processes of one host; turning it on
   // keeps shared memory and CMA, which are several times faster on one host.
-  set_environment_default("POSIX_ERROR_HANDLING", "y");
-  set_environment_default("SYSV_ERROR_HANDLING", "y");
+  if (shared_memory_allowed()) {
+    set_environment_default("POSIX_ERROR_HANDLING", "y");
+    set_environment_default("SYSV_ERROR_HANDLING", "y");
+  }
   if (!net_device.empty()) set_default(config.get(), "NET_DEVICES", net_device);
 
   ucp_params_t params{};

@@ -26,13 +26,12 @@ UcxPipe::UcxPipe(Worker& worker, Endpoint& endpoint, RequestPool& pool, Side sid
 Request UcxPipe::isend(const void* data, std::size_t bytes, Tag tag) {
   if (failure_) throw *failure_;
   if (endpoint_.get() == nullptr) {
-    throw Error(Errc::Closed, "isend on " + send_name_ + " tag " + std::to_string(tag) +
-                                  ": the link is closed");
+    throw Error(Errc::Closed,
+                "isend on " + send_name_ + " tag " + std::to_string(tag) + ": the link is closed");
   }
   if (data == nullptr && bytes != 0) {
-    throw Error(Errc::InvalidArgument,
-                "isend on " + send_name_ + " tag " + std::to_string(tag) + ": null buffer of " +
-                    std::to_string(bytes) + " bytes");
+    throw Error(Errc::InvalidArgument, "isend on " + send_name_ + " tag " + std::to_string(tag) +
+                                           ": null buffer of " + std::to_string(bytes) + " bytes");
   }
   UcxRequest* request = pool_.acquire();
   request->start_send(*this, send_tag_base_ | tag, data, bytes, tag);
@@ -41,9 +40,9 @@ Request UcxPipe::isend(const void* data, std::size_t bytes, Tag tag) {
 
 Request UcxPipe::irecv(void* data, std::size_t capacity, Tag tag) {
   if (data == nullptr && capacity != 0) {
-    throw Error(Errc::InvalidArgument,
-                "irecv on " + recv_name_ + " tag " + std::to_string(tag) + ": null buffer of " +
-                    std::to_string(capacity) + " bytes");
+    throw Error(Errc::InvalidArgument, "irecv on " + recv_name_ + " tag " + std::to_string(tag) +
+                                           ": null buffer of " + std::to_string(capacity) +
+                                           " bytes");
   }
   // Posted even on a failed edge: a message that arrived before the failure is still
   // delivered; otherwise the receive is cancelled with the edge's error.

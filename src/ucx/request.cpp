@@ -29,8 +29,8 @@ void UcxRequest::start_send(UcxPipe& pipe, std::uint64_t ucx_tag, const void* da
   if (done_ && status_ == UCS_OK) bytes_ = bytes;
 }
 
-void UcxRequest::start_recv(UcxPipe& pipe, std::uint64_t ucx_tag, void* data,
-                            std::size_t capacity, Tag tag) {
+void UcxRequest::start_recv(UcxPipe& pipe, std::uint64_t ucx_tag, void* data, std::size_t capacity,
+                            Tag tag) {
   pipe_ = &pipe;
   kind_ = Kind::Recv;
   size_ = capacity;
@@ -121,11 +121,11 @@ void UcxRequest::throw_failure() {
                                      std::to_string(size_) + " bytes");
   }
   if (pipe_ != nullptr && pipe_->failure()) throw *pipe_->failure();
-  throw Error(errc_of(status_), describe_operation() + " failed after " +
-                                    detail::format_seconds(std::chrono::duration<double>(
-                                                               detail::Clock::now() - started_)
-                                                               .count()) +
-                                    ": " + describe(status_));
+  throw Error(errc_of(status_),
+              describe_operation() + " failed after " +
+                  detail::format_seconds(
+                      std::chrono::duration<double>(detail::Clock::now() - started_).count()) +
+                  ": " + describe(status_));
 }
 
 std::string UcxRequest::describe_operation() const {
@@ -153,8 +153,8 @@ void UcxRequest::finish_with_transport(const detail::Deadline& deadline) noexcep
     if (worker.progress_until([this] { return done_; }, deadline)) return;
     // Still in flight (a send to a stuck peer, or a receive already matched): close the
     // endpoint by force, which makes UCX complete every request on it.
-    pipe_->fail(Error(Errc::Timeout, describe_operation() +
-                                         " did not finish; the link was closed by force"));
+    pipe_->fail(Error(Errc::Timeout,
+                      describe_operation() + " did not finish; the link was closed by force"));
     pipe_->endpoint().close_by_force();
     worker.progress_until([this] { return done_; }, detail::Deadline(kCancelTimeout));
   } catch (const Error& error) {

@@ -27,8 +27,7 @@ class UcxRequest final : public detail::RequestState {
   // Posts the operation; the request may complete at once.
   void start_send(UcxPipe& pipe, std::uint64_t ucx_tag, const void* data, std::size_t bytes,
                   Tag tag);
-  void start_recv(UcxPipe& pipe, std::uint64_t ucx_tag, void* data, std::size_t capacity,
-                  Tag tag);
+  void start_recv(UcxPipe& pipe, std::uint64_t ucx_tag, void* data, std::size_t capacity, Tag tag);
 
   bool test() override;
   void wait(std::optional<std::chrono::milliseconds> timeout) override;

@@ -21,8 +21,8 @@ using test::run_ring;
 
 // Seed of the message rank `from` sends in `direction` (0 forward, 1 backward) with `tag`.
 std::uint64_t seed_of(int from, int direction, Tag tag, int index = 0) {
-  return (std::uint64_t(from) << 40) ^ (std::uint64_t(direction) << 32) ^ (std::uint64_t(tag) << 8) ^
-         std::uint64_t(index);
+  return (std::uint64_t(from) << 40) ^ (std::uint64_t(direction) << 32) ^
+         (std::uint64_t(tag) << 8) ^ std::uint64_t(index);
 }
 
 // Every rank sends to its successor and receives from its predecessor, then the reverse.
@@ -54,8 +54,8 @@ class RingOfSize : public ::testing::TestWithParam<int> {};
 
 TEST_P(RingOfSize, EveryRankReceivesItsPredecessorsMessageInBothDirections) {
   run_ring(GetParam(), [](Ring& ring) {
-    for (const std::size_t size : {std::size_t{0}, std::size_t{1}, std::size_t{4096},
-                                   std::size_t{1} << 20}) {
+    for (const std::size_t size :
+         {std::size_t{0}, std::size_t{1}, std::size_t{4096}, std::size_t{1} << 20}) {
       exchange_both_directions(ring, size);
     }
   });
@@ -129,10 +129,12 @@ TEST(RingLoopback, ManyOutstandingTaggedRequestsPostedInDifferentOrders) {
     for (Request& request : requests) request.wait();
     for (int i = 0; i < kTags; ++i) {
       EXPECT_EQ(count_wrong(in[i].data(), kSize, seed_of((r - 1 + n) % n, 0, static_cast<Tag>(i))),
-                0u) << "tag " << i << " from pred";
-      EXPECT_EQ(count_wrong(in[kTags + i].data(), kSize,
-                            seed_of((r + 1) % n, 1, static_cast<Tag>(i))),
-                0u) << "tag " << i << " from succ";
+                0u)
+          << "tag " << i << " from pred";
+      EXPECT_EQ(
+          count_wrong(in[kTags + i].data(), kSize, seed_of((r + 1) % n, 1, static_cast<Tag>(i))),
+          0u)
+          << "tag " << i << " from succ";
     }
   });
 }
@@ -151,7 +153,8 @@ TEST(RingLoopback, MessagesWithOneTagArriveInSendOrder) {
       fill_pattern(out[i].data(), size, seed_of(r, 0, 7, i));
       receives.push_back(ring.pred().irecv(in[i].data(), size, 7));
     }
-    for (int i = 0; i < kMessages; ++i) sends.push_back(ring.succ().isend(out[i].data(), out[i].size(), 7));
+    for (int i = 0; i < kMessages; ++i)
+      sends.push_back(ring.succ().isend(out[i].data(), out[i].size(), 7));
     for (auto& request : receives) request.wait();
     for (auto& request : sends) request.wait();
     for (int i = 0; i < kMessages; ++i) {

@@ -59,8 +59,8 @@ struct Child {
   bool exited = false;
 };
 
-[[noreturn]] void exec_rank(int rank, const std::map<std::string, std::string>& env,
-                            int listen_fd, int output_fd) {
+[[noreturn]] void exec_rank(int rank, const std::map<std::string, std::string>& env, int listen_fd,
+                            int output_fd) {
   ::dup2(output_fd, STDOUT_FILENO);
   ::dup2(output_fd, STDERR_FILENO);
   if (listen_fd >= 0) {
@@ -203,8 +203,8 @@ std::string describe_failures(const std::vector<RankResult>& results) {
     if (result.signal) text << "killed by signal " << result.signal << "; ";
     if (result.exit_code >= 0) text << "exit code " << result.exit_code << "; ";
     const std::string& output = result.output;
-    text << "output:\n" << (output.size() > 4000 ? output.substr(output.size() - 4000) : output)
-         << "\n";
+    text << "output:\n"
+         << (output.size() > 4000 ? output.substr(output.size() - 4000) : output) << "\n";
   }
   return text.str();
 }
@@ -238,7 +238,8 @@ void fill_pattern(void* data, std::size_t size, std::uint64_t seed) {
   state ^= state << 13;
   state ^= state >> 7;
   state ^= state << 17;
-  for (std::size_t j = 0; i < size; ++i, ++j) bytes[i] = static_cast<unsigned char>(state >> (8 * j));
+  for (std::size_t j = 0; i < size; ++i, ++j)
+    bytes[i] = static_cast<unsigned char>(state >> (8 * j));
 }
 
 std::size_t count_wrong(const void* data, std::size_t size, std::uint64_t seed) {
