@@ -275,6 +275,10 @@ void Options::validate() const {
     invalid("local rank " + std::to_string(local_rank) + " is invalid: must be >= 0");
   }
   if (head.empty()) invalid("head is empty: rank 0's host name or IP address is required");
+  if (port == 0 && rank != 0) {
+    invalid("rank " + std::to_string(rank) +
+            " has rendezvous port 0: only rank 0 may pick a port, the others need its number");
+  }
   check_timeout("rendezvous_timeout", rendezvous_timeout);
   check_timeout("op_timeout", op_timeout);
   check_timeout("liveness_timeout", liveness_timeout);

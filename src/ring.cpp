@@ -134,6 +134,7 @@ RingImpl::RingImpl(const Options& options)
                                : rendezvous::listen_on(options.head, options.port),
         options, deadline);
     port = head->port();
+    log(LogLevel::Info, "hosting the rendezvous on port " + std::to_string(port));
   }
 
   rendezvous::RendezvousClient client(options.head, port, deadline);

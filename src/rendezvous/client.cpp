@@ -3,6 +3,9 @@
 
 #include <ringpipe/error.hpp>
 
+#include <optional>
+#include <utility>
+
 namespace ringpipe::rendezvous {
 namespace {
 
@@ -24,6 +27,10 @@ Errc errc_from_wire(std::uint16_t code) {
   return Errc::ProtocolMismatch;
 }
 
+// Once a frame has started to arrive, the rest follows at once; and the head answers an
+// Abandon at once. Either taking longer means the head is stuck.
+constexpr auto kFrameTimeout = std::chrono::milliseconds(2000);
+
 }  // namespace
 
 RendezvousClient::RendezvousClient(const std::string& head, std::uint16_t port,
@@ -42,31 +49,45 @@ void RendezvousClient::ready(const detail::Deadline& deadline) {
 }
 
 std::vector<std::byte> RendezvousClient::expect(FrameType type, const detail::Deadline& deadline) {
-  std::byte header_bytes[kHeaderSize];
-  try {
-    recv_exact(socket_.fd(), header_bytes, deadline, head_);
-  } catch (const Error& error) {
-    if (error.code() == Errc::Timeout) {
-      throw Error(Errc::Timeout, "the " + head_ + " did not answer within " +
-                                     detail::format_seconds(deadline.elapsed_s()) +
-                                     " (are all ranks started?)");
-    }
-    throw;
-  }
-  const FrameHeader header = decode_header(header_bytes);
-  std::vector<std::byte> payload(header.payload_size);
-  recv_exact(socket_.fd(), payload, deadline, head_);
-  if (header.type == FrameType::Error) {
-    const ErrorReply reply = decode_error(payload);
-    throw Error(errc_from_wire(reply.code), reply.message);
-  }
-  if (header.type != type) {
+  if (!wait_readable(socket_.fd(), deadline)) give_up(deadline);
+  Frame frame = read_frame(detail::Deadline(kFrameTimeout));
+  if (frame.type == FrameType::Error) throw_reply(frame.payload);
+  if (frame.type != type) {
     throw Error(Errc::ProtocolMismatch,
                 "the " + head_ + " sent frame type " +
-                    std::to_string(static_cast<int>(header.type)) + " where type " +
+                    std::to_string(static_cast<int>(frame.type)) + " where type " +
                     std::to_string(static_cast<int>(type)) + " was expected");
   }
-  return payload;
+  return std::move(frame.payload);
+}
+
+RendezvousClient::Frame RendezvousClient::read_frame(const detail::Deadline& deadline) {
+  std::byte header_bytes[kHeaderSize];
+  recv_exact(socket_.fd(), header_bytes, deadline, head_);
+  const FrameHeader header = decode_header(header_bytes);
+  Frame frame{header.type, std::vector<std::byte>(header.payload_size)};
+  recv_exact(socket_.fd(), frame.payload, deadline, head_);
+  return frame;
+}
+
+void RendezvousClient::throw_reply(std::span<const std::byte> payload) {
+  const ErrorReply reply = decode_error(payload);
+  throw Error(errc_from_wire(reply.code), reply.message);
+}
+
+void RendezvousClient::give_up(const detail::Deadline& deadline) {
+  std::optional<Frame> answer;
+  try {
+    const detail::Deadline answer_deadline(kFrameTimeout);
+    send_all(socket_.fd(), encode_empty(FrameType::Abandon), answer_deadline, head_);
+    answer = read_frame(answer_deadline);
+  } catch (const Error&) {
+    // The head is gone or stuck: this rank's own view is all there is.
+  }
+  if (answer && answer->type == FrameType::Error) throw_reply(answer->payload);
+  throw Error(Errc::Timeout, "the " + head_ + " did not complete the rendezvous within " +
+                                 detail::format_seconds(deadline.elapsed_s()) +
+                                 " (are all ranks started?)");
 }
 
 }  // namespace ringpipe::rendezvous

@@ -23,8 +23,20 @@ class RendezvousClient {
   void ready(const detail::Deadline& deadline);
 
  private:
-  // Reads one frame of the expected type; an Error frame throws its code and message.
+  // Reads one frame of the expected type; an Error frame throws its code and message. When the
+  // deadline passes first, asks the head why (see give_up).
   std::vector<std::byte> expect(FrameType type, const detail::Deadline& deadline);
+  struct Frame {
+    FrameType type;
+    std::vector<std::byte> payload;
+  };
+  Frame read_frame(const detail::Deadline& deadline);
+  // Throws the Error the head sent.
+  [[noreturn]] static void throw_reply(std::span<const std::byte> payload);
+  // This rank's deadline passed while the head was still waiting for others. Ranks start at
+  // different times, so their deadlines differ from the head's: tell the head, and throw the
+  // Timeout it answers with, which names the ranks still missing.
+  [[noreturn]] void give_up(const detail::Deadline& deadline);
 
   std::string head_;
   Socket socket_;

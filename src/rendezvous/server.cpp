@@ -41,7 +41,8 @@ RendezvousServer::RendezvousServer(Socket listener, ServerConfig config)
     : listener_(std::move(listener)),
       config_(std::move(config)),
       connection_of_rank_(static_cast<std::size_t>(config_.world_size), nullptr),
-      hellos_(static_cast<std::size_t>(config_.world_size)) {}
+      hellos_(static_cast<std::size_t>(config_.world_size)),
+      gave_up_(static_cast<std::size_t>(config_.world_size), false) {}
 
 RendezvousServer::~RendezvousServer() = default;
 
@@ -90,6 +91,10 @@ void RendezvousServer::run(const detail::Deadline& deadline, const std::atomic<b
     }
     if (fds[0].revents & POLLIN) accept_all();
 
+    if (failure_) {
+      abort_all(failure_->code, failure_->message);
+      throw Error(failure_->code, failure_->message);
+    }
     for (const auto& connection : connections_) {
       if (connection->dead && connection->rank >= 0) {
         const std::string message = "rank " + std::to_string(connection->rank) + " (" +
@@ -183,6 +188,9 @@ void RendezvousServer::handle_frame(Connection& connection, FrameType type,
     }
     return;
   }
+  if (connection.rank >= 0 && type == FrameType::Abandon && payload.empty()) {
+    return abandon(connection);
+  }
   if (connection.rank >= 0 && peers_sent_ && !connection.ready && type == FrameType::Ready &&
       payload.empty()) {
     connection.ready = true;
@@ -228,8 +236,31 @@ void RendezvousServer::register_rank(Connection& connection, Hello hello) {
   }
   connection.rank = static_cast<int>(hello.rank);
   connection_of_rank_[hello.rank] = &connection;
+  gave_up_[hello.rank] = false;
   hellos_[hello.rank] = std::move(hello);
   ++joined_;
+}
+
+void RendezvousServer::abandon(Connection& connection) {
+  const int rank = connection.rank;
+  if (peers_sent_) {
+    // The ring is already committed to this rank: without it, nobody can proceed.
+    failure_ = Failure{Errc::Timeout,
+                       "rendezvous at " + address() + ": rank " + std::to_string(rank) +
+                           " timed out waiting for " + missing_ranks() + " of " +
+                           std::to_string(config_.world_size) + " to connect to their neighbours"};
+    return;
+  }
+  // Before the ring is committed a rank may leave: its slot opens again, and it learns who the
+  // head is still waiting for.
+  const std::string message = "rendezvous at " + address() + ": rank " + std::to_string(rank) +
+                              " timed out waiting for " + missing_ranks() + " of " +
+                              std::to_string(config_.world_size);
+  connection_of_rank_[static_cast<std::size_t>(rank)] = nullptr;
+  gave_up_[static_cast<std::size_t>(rank)] = true;
+  --joined_;
+  connection.rank = -1;
+  reject(connection, Errc::Timeout, message);
 }
 
 void RendezvousServer::reject(Connection& connection, Errc code, const std::string& message) {
@@ -286,17 +317,29 @@ void RendezvousServer::abort_all(Errc code, const std::string& message) {
 
 std::string RendezvousServer::missing_ranks() const {
   constexpr int kListed = 16;
-  std::string list;
-  int missing = 0;
-  for (int rank = 0; rank < config_.world_size; ++rank) {
-    const Connection* connection = connection_of_rank_[static_cast<std::size_t>(rank)];
-    const bool waiting = connection == nullptr || (peers_sent_ && !connection->ready);
-    if (!waiting) continue;
-    if (missing < kListed) list += (missing ? ", " : "") + std::to_string(rank);
-    ++missing;
+  const auto list = [&](auto&& selected) {
+    std::string text;
+    int count = 0;
+    for (int rank = 0; rank < config_.world_size; ++rank) {
+      if (!selected(static_cast<std::size_t>(rank))) continue;
+      if (count < kListed) text += (count ? ", " : "") + std::to_string(rank);
+      ++count;
+    }
+    if (count > kListed) text += ", ... (" + std::to_string(count) + " in all)";
+    return std::pair{count, text};
+  };
+  const auto [missing, missing_list] = list([&](std::size_t rank) {
+    const Connection* connection = connection_of_rank_[rank];
+    return connection == nullptr ? !gave_up_[rank] : peers_sent_ && !connection->ready;
+  });
+  const auto [gave_up, gave_up_list] = list([&](std::size_t rank) { return gave_up_[rank]; });
+  std::string text;
+  if (missing > 0) text = (missing == 1 ? "rank " : "ranks ") + missing_list;
+  if (gave_up > 0) {
+    text += (missing > 0 ? " (" : "") + std::string(gave_up == 1 ? "rank " : "ranks ") +
+            gave_up_list + " gave up waiting" + (missing > 0 ? ")" : "");
   }
-  if (missing > kListed) list += ", ... (" + std::to_string(missing) + " in all)";
-  return (missing == 1 ? "rank " : "ranks ") + list;
+  return text;
 }
 
 }  // namespace ringpipe::rendezvous

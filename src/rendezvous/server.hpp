@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -53,9 +54,11 @@ class RendezvousServer {
   void handle_frame(Connection& connection, FrameType type, std::span<const std::byte> payload);
   void register_rank(Connection& connection, Hello hello);
   void reject(Connection& connection, Errc code, const std::string& message);
+  void abandon(Connection& connection);
   void flush(Connection& connection);
   void broadcast_peers();
   void abort_all(Errc code, const std::string& message);
+  // "ranks 2, 5" still awaited, plus any that gave up waiting.
   [[nodiscard]] std::string missing_ranks() const;
 
   Socket listener_;
@@ -63,9 +66,15 @@ class RendezvousServer {
   std::vector<std::unique_ptr<Connection>> connections_;
   std::vector<Connection*> connection_of_rank_;  // nullptr until that rank joined
   std::vector<Hello> hellos_;
+  std::vector<bool> gave_up_;  // ranks that joined, then left at their own deadline
   int joined_ = 0;
   int ready_ = 0;
   bool peers_sent_ = false;
+  struct Failure {
+    Errc code;
+    std::string message;
+  };
+  std::optional<Failure> failure_;  // set while handling a frame; run() aborts everyone with it
 };
 
 }  // namespace ringpipe::rendezvous

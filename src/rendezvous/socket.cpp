@@ -244,6 +244,10 @@ void recv_exact(int fd, std::span<std::byte> data, const detail::Deadline& deadl
   }
 }
 
+bool wait_readable(int fd, const detail::Deadline& deadline) {
+  return wait_for(fd, POLLIN, deadline);
+}
+
 std::string host_name() {
   char name[256] = {};
   if (gethostname(name, sizeof name - 1) != 0) return "unknown-host";

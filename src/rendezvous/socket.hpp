@@ -52,6 +52,9 @@ void recv_exact(int fd, std::span<std::byte> data, const detail::Deadline& deadl
 
 void set_nonblocking(int fd);
 
+// Waits until fd is readable (or closed); false if the deadline passed first.
+bool wait_readable(int fd, const detail::Deadline& deadline);
+
 // Name of this host, and an identity that differs between hosts and between boots.
 std::string host_name();
 std::string host_identity();

@@ -140,8 +140,10 @@ FrameHeader decode_header(std::span<const std::byte> header) {
   const std::uint16_t type = reader.u16("type");
   const std::uint32_t size = reader.u32("payload size");
   reader.expect_end();
-  if (type < static_cast<std::uint16_t>(FrameType::Hello) ||
-      type > static_cast<std::uint16_t>(FrameType::Error)) {
+  const bool known = (type >= static_cast<std::uint16_t>(FrameType::Hello) &&
+                      type <= static_cast<std::uint16_t>(FrameType::Error)) ||
+                     type == static_cast<std::uint16_t>(FrameType::Abandon);
+  if (!known) {
     throw Error(Errc::ProtocolMismatch, "unknown rendezvous frame type " + std::to_string(type));
   }
   if (size > kMaxPayload) {

@@ -29,6 +29,7 @@ enum class FrameType : std::uint16_t {
   Go = 4,     // head -> rank: every rank is ready (the release barrier)
   Error = 5,  // head -> rank: why the head rejects this rank or aborts the rendezvous
   // 6 and 7 are reserved for an authentication challenge and response.
+  Abandon = 8,  // rank -> head: my deadline passed; answer with an Error saying who is missing
 };
 
 struct FrameHeader {

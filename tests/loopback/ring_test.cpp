@@ -267,5 +267,24 @@ TEST(RingLoopback, ClosedNeighbourFailsLaterOperationsWithClosed) {
   });
 }
 
+TEST(RingLoopback, CleanShutdownOfAllRanksReportsNothing) {
+  const auto results = test::spawn_ranks(4, [](int) {
+    Ring ring(Options::from_env());
+    exchange_both_directions(ring, 1 << 20);
+    const LinkInfo link = ring.link_info(ring.succ());
+    EXPECT_EQ(link.peer, ring.succ().peer());
+    EXPECT_EQ(link.transport.rfind("ucx: ", 0), 0u) << link.transport;
+    EXPECT_EQ(link.transport.find("unknown"), std::string::npos) << link.transport;
+  });
+  for (const auto& result : results) {
+    EXPECT_EQ(result.exit_code, 0) << test::describe_failures(results);
+    // Neither ringpipe nor UCX may complain about an orderly close.
+    for (const char* complaint : {"WARNING", "ERROR", "WARN ", "Error"}) {
+      EXPECT_EQ(result.output.find(complaint), std::string::npos)
+          << "rank " << result.rank << ":\n" << result.output;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace ringpipe

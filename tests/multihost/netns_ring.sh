@@ -68,6 +68,12 @@ run_ring() {
   for rank in 0 1 2 3 4 5; do
     sed "s/^/[rank $rank] /" "$logs/$rank.log"
   done
+  # Every rank's neighbours live on other hosts: each link must use the chosen interface.
+  local links
+  links=$(grep -c 'link ucx: tcp/data0$' "$logs/0.log" || true)
+  if [ "$links" -ne 6 ]; then
+    echo "expected 6 ranks linked over tcp/data0, found $links"; failed=1
+  fi
   return $failed
 }
 

@@ -14,8 +14,8 @@ namespace {
 
 // Every code of Errc, in declaration order. Extend it when a code is added.
 constexpr Errc kAllCodes[] = {
-    Errc::InvalidArgument, Errc::Timeout,          Errc::PeerFailed,  Errc::Stalled,
-    Errc::Closed,          Errc::Truncated,        Errc::AuthFailed,  Errc::ProtocolMismatch,
+    Errc::InvalidArgument, Errc::Timeout,   Errc::PeerFailed, Errc::Stalled,
+    Errc::Closed,          Errc::Truncated, Errc::AuthFailed, Errc::ProtocolMismatch,
     Errc::Unsupported,     Errc::Internal,
 };
 

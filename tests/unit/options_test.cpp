@@ -229,6 +229,7 @@ TEST_F(OptionsFromEnv, TorchrunVariablesAreRead) {
 }
 
 TEST_F(OptionsFromEnv, OpenMpiVariablesAreRead) {
+  set_env("MASTER_PORT", "29500");  // ranks other than 0 need the head's port
   set_env("OMPI_COMM_WORLD_SIZE", "6");
   set_env("OMPI_COMM_WORLD_RANK", "5");
   set_env("OMPI_COMM_WORLD_LOCAL_RANK", "2");
@@ -239,6 +240,7 @@ TEST_F(OptionsFromEnv, OpenMpiVariablesAreRead) {
 }
 
 TEST_F(OptionsFromEnv, SlurmVariablesAreRead) {
+  set_env("MASTER_PORT", "29500");  // ranks other than 0 need the head's port
   set_env("SLURM_NTASKS", "3");
   set_env("SLURM_PROCID", "1");
   set_env("SLURM_LOCALID", "1");
@@ -249,6 +251,7 @@ TEST_F(OptionsFromEnv, SlurmVariablesAreRead) {
 }
 
 TEST_F(OptionsFromEnv, RingpipeRankBeatsTorchrunRank) {
+  set_env("MASTER_PORT", "29500");  // ranks other than 0 need the head's port
   set_env("WORLD_SIZE", "16");
   set_env("RINGPIPE_RANK", "1");
   set_env("RANK", "2");
@@ -258,6 +261,7 @@ TEST_F(OptionsFromEnv, RingpipeRankBeatsTorchrunRank) {
 }
 
 TEST_F(OptionsFromEnv, TorchrunRankBeatsOpenMpiRank) {
+  set_env("MASTER_PORT", "29500");  // ranks other than 0 need the head's port
   set_env("WORLD_SIZE", "16");
   set_env("RANK", "2");
   set_env("OMPI_COMM_WORLD_RANK", "3");
@@ -266,10 +270,23 @@ TEST_F(OptionsFromEnv, TorchrunRankBeatsOpenMpiRank) {
 }
 
 TEST_F(OptionsFromEnv, OpenMpiRankBeatsSlurmRank) {
+  set_env("MASTER_PORT", "29500");  // ranks other than 0 need the head's port
   set_env("WORLD_SIZE", "16");
   set_env("OMPI_COMM_WORLD_RANK", "3");
   set_env("SLURM_PROCID", "4");
   EXPECT_EQ(Options::from_env().rank, 3);
+}
+
+TEST_F(OptionsFromEnv, RankOtherThanZeroWithoutAPortIsInvalidArgument) {
+  set_env("RINGPIPE_WORLD_SIZE", "2");
+  set_env("RINGPIPE_RANK", "1");
+  try {
+    (void)Options::from_env();
+    ADD_FAILURE() << "rank 1 without a rendezvous port was accepted";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), Errc::InvalidArgument);
+    EXPECT_NE(std::string(error.what()).find("port 0"), std::string::npos) << error.what();
+  }
 }
 
 TEST_F(OptionsFromEnv, PrecedenceHoldsForEveryLauncherField) {

@@ -1,0 +1,38 @@
+// ring_bw: command-line options.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ring_bw {
+
+// Beyond this one message's buffers alone would crowd out a typical host.
+inline constexpr std::size_t kMaxMessageBytes = std::size_t{4} << 30;
+// Each timed iteration's sample travels around the ring, so this also bounds that message (8 MB).
+inline constexpr int kMaxIterations = 1'000'000;
+
+struct BenchOptions {
+  std::vector<std::size_t> sizes;  // message sizes in bytes, in the order they run
+  int iterations = 20;
+  int warmup = 5;
+};
+
+enum class ParseStatus { kRun, kHelp, kError };
+
+struct ParseResult {
+  ParseStatus status = ParseStatus::kError;
+  BenchOptions options;
+  std::string error;  // names the problem when status is kError
+};
+
+ParseResult parse_args(int argc, char** argv);
+
+std::string usage();
+
+// "4096", "64K", "1M", "2G" (powers of 1024); nullopt if malformed or above kMaxMessageBytes.
+std::optional<std::size_t> parse_size(std::string_view text);
+
+}  // namespace ring_bw

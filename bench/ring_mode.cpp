@@ -1,0 +1,57 @@
+// ring_bw: mode "ring", the steady state of a pipeline in which every stage is busy.
+#include "mode.hpp"
+
+#include "pattern.hpp"
+#include "tags.hpp"
+
+#include <algorithm>
+#include <vector>
+
+namespace ring_bw {
+namespace {
+
+class RingMode final : public Mode {
+ public:
+  RingMode(ringpipe::Ring& ring, std::size_t max_bytes)
+      // One spare byte: a zero-size run still has valid buffer addresses, and a message longer
+      // than expected is seen as a wrong length rather than failing as truncated.
+      : ring_(ring), send_(max_bytes + 1), receive_(max_bytes + 1) {}
+
+  [[nodiscard]] std::string_view name() const override { return "ring"; }
+  // Each rank's link carries the full message once, as in nccl-tests' sendrecv.
+  [[nodiscard]] double bus_factor() const override { return 1.0; }
+
+  void prepare(std::size_t bytes, std::uint64_t iteration) override {
+    fill_pattern(send_.data(), bytes, pattern_seed(ring_.rank(), iteration, bytes));
+  }
+
+  void transfer(std::size_t bytes) override {
+    // Receive first, so the message never waits in UCX's unexpected queue.
+    ringpipe::Request received = ring_.pred().irecv(receive_.data(), receive_.size(), kDataTag);
+    ringpipe::Request sent = ring_.succ().isend(send_.data(), bytes, kDataTag);
+    received.wait();
+    sent.wait();
+    received_bytes_ = received.bytes();
+  }
+
+  [[nodiscard]] std::uint64_t verify(std::size_t bytes, std::uint64_t iteration) override {
+    const std::size_t common = std::min(bytes, received_bytes_);
+    const std::uint64_t length_error = std::max(bytes, received_bytes_) - common;
+    return length_error + count_wrong_bytes(receive_.data(), common,
+                                            pattern_seed(ring_.pred().peer(), iteration, bytes));
+  }
+
+ private:
+  ringpipe::Ring& ring_;
+  std::vector<std::byte> send_;
+  std::vector<std::byte> receive_;
+  std::size_t received_bytes_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Mode> make_ring_mode(ringpipe::Ring& ring, std::size_t max_bytes) {
+  return std::make_unique<RingMode>(ring, max_bytes);
+}
+
+}  // namespace ring_bw

@@ -1,0 +1,597 @@
+// Unit tests of the rendezvous wire format: round trips of every frame, and rejection of every
+// class of malformed input with Error{ProtocolMismatch} (never a crash, an over-read or another
+// exception type).
+#include <ringpipe/error.hpp>
+
+#include "rendezvous/wire.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <initializer_list>
+#include <random>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace ringpipe::rendezvous {
+namespace {
+
+using Bytes = std::vector<std::byte>;
+
+Bytes patterned_blob(std::size_t size, unsigned seed) {
+  Bytes blob(size);
+  std::mt19937 random(seed);
+  for (std::byte& b : blob) b = static_cast<std::byte>(random());
+  return blob;
+}
+
+Hello sample_hello() {
+  Hello hello;
+  hello.library_version = "0.1.0";
+  hello.world_size = 8;
+  hello.rank = 5;
+  hello.local_rank = 1;
+  hello.job_id = 0x0123456789abcdefull;
+  hello.comm_device = 1;
+  hello.host = "node-17.cluster";
+  // Bytes that a string terminator or a sign extension would damage.
+  hello.host_identity = std::string("node-17/boot\0id\xff\x80", 17);
+  hello.address = patterned_blob(1536, 1);
+  return hello;
+}
+
+PeerRecord sample_record(std::uint32_t rank, unsigned seed) {
+  return PeerRecord{rank, "host-" + std::to_string(rank), "host-" + std::to_string(rank) + "/boot",
+                    patterned_blob(300 + seed, seed)};
+}
+
+Peers sample_peers() { return Peers{sample_record(4, 2), sample_record(6, 3)}; }
+
+// The payload of a whole frame, after checking its header says `type` and the right size.
+Bytes payload_of(const Bytes& frame, FrameType type) {
+  EXPECT_GE(frame.size(), kHeaderSize);
+  const FrameHeader header = decode_header(std::span(frame).first(kHeaderSize));
+  EXPECT_EQ(header.type, type);
+  EXPECT_EQ(header.payload_size, frame.size() - kHeaderSize);
+  return Bytes(frame.begin() + kHeaderSize, frame.end());
+}
+
+Bytes header_bytes(std::uint32_t magic, std::uint16_t version, std::uint16_t type,
+                   std::uint32_t size) {
+  Bytes out;
+  const auto put = [&out](std::uint64_t value, int width) {
+    for (int i = 0; i < width; ++i) out.push_back(static_cast<std::byte>(value >> (8 * i)));
+  };
+  put(magic, 4);
+  put(version, 2);
+  put(type, 2);
+  put(size, 4);
+  return out;
+}
+
+void put_u32_at(Bytes& bytes, std::size_t offset, std::uint32_t value) {
+  for (int i = 0; i < 4; ++i) bytes[offset + i] = static_cast<std::byte>(value >> (8 * i));
+}
+
+bool same_record(const PeerRecord& a, const PeerRecord& b) {
+  return a.rank == b.rank && a.host == b.host && a.host_identity == b.host_identity &&
+         a.address == b.address;
+}
+
+// Checks that `decode` throws Error{ProtocolMismatch} whose what() contains every part.
+template <class Decode>
+::testing::AssertionResult RejectedAsProtocolMismatch(
+    Decode&& decode, std::initializer_list<std::string_view> parts) {
+  try {
+    decode();
+  } catch (const Error& error) {
+    const std::string what = error.what();
+    if (error.code() != Errc::ProtocolMismatch) {
+      return ::testing::AssertionFailure()
+             << "threw " << to_string(error.code()) << " instead of ProtocolMismatch: " << what;
+    }
+    for (const std::string_view part : parts) {
+      if (what.find(part) == std::string::npos) {
+        return ::testing::AssertionFailure()
+               << "the message does not mention \"" << part << "\": " << what;
+      }
+    }
+    return ::testing::AssertionSuccess() << what;
+  } catch (const std::exception& other) {
+    return ::testing::AssertionFailure() << "threw a non-ringpipe exception: " << other.what();
+  }
+  return ::testing::AssertionFailure() << "accepted malformed input";
+}
+
+// --- Round trips -------------------------------------------------------------------------------
+
+TEST(WireRoundTrip, HeaderStartsWithMagicRPRVThenLittleEndianVersionTypeAndSize) {
+  const Bytes frame = encode_empty(FrameType::Go);
+  ASSERT_EQ(frame.size(), kHeaderSize);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(frame.data()), 4), "RPRV");
+  EXPECT_EQ(frame[4], std::byte{kProtocolVersion & 0xff});
+  EXPECT_EQ(frame[5], std::byte{kProtocolVersion >> 8});
+  EXPECT_EQ(frame[6], std::byte{static_cast<std::uint8_t>(FrameType::Go)});
+  EXPECT_EQ(frame[7], std::byte{0});
+  for (std::size_t i = 8; i < 12; ++i) EXPECT_EQ(frame[i], std::byte{0}) << "payload size byte";
+}
+
+TEST(WireRoundTrip, HelloKeepsEveryFieldIncludingAKilobyteAddressAndBinaryText) {
+  const Hello sent = sample_hello();
+  const Bytes frame = encode(sent);
+  const Hello got = decode_hello(payload_of(frame, FrameType::Hello));
+  EXPECT_EQ(got.library_version, sent.library_version);
+  EXPECT_EQ(got.world_size, sent.world_size);
+  EXPECT_EQ(got.rank, sent.rank);
+  EXPECT_EQ(got.local_rank, sent.local_rank);
+  EXPECT_EQ(got.job_id, sent.job_id);
+  EXPECT_EQ(got.comm_device, sent.comm_device);
+  EXPECT_EQ(got.host, sent.host);
+  EXPECT_EQ(got.host_identity, sent.host_identity);
+  EXPECT_EQ(got.address, sent.address);
+}
+
+TEST(WireRoundTrip, HelloKeepsExtremeIntegersAndEmptyFields) {
+  Hello sent;
+  sent.world_size = 0xffffffffu;
+  sent.rank = 0xfffffffeu;
+  sent.local_rank = 0x80000000u;
+  sent.job_id = ~std::uint64_t{0};
+  sent.comm_device = 0xff;
+  const Hello got = decode_hello(payload_of(encode(sent), FrameType::Hello));
+  EXPECT_TRUE(got.library_version.empty());
+  EXPECT_EQ(got.world_size, sent.world_size);
+  EXPECT_EQ(got.rank, sent.rank);
+  EXPECT_EQ(got.local_rank, sent.local_rank);
+  EXPECT_EQ(got.job_id, sent.job_id);
+  EXPECT_EQ(got.comm_device, sent.comm_device);
+  EXPECT_TRUE(got.host.empty());
+  EXPECT_TRUE(got.host_identity.empty());
+  EXPECT_TRUE(got.address.empty());
+}
+
+TEST(WireRoundTrip, HelloWithEveryFieldAtItsExactBoundIsAccepted) {
+  Hello sent = sample_hello();
+  sent.library_version = std::string(kMaxText, 'v');
+  sent.host = std::string(kMaxText, 'h');
+  sent.host_identity = std::string(kMaxText, 'i');
+  sent.address = patterned_blob(kMaxAddress, 9);
+  const Bytes frame = encode(sent);
+  ASSERT_LE(frame.size() - kHeaderSize, kMaxPayload);
+  const Hello got = decode_hello(payload_of(frame, FrameType::Hello));
+  EXPECT_EQ(got.library_version, sent.library_version);
+  EXPECT_EQ(got.host, sent.host);
+  EXPECT_EQ(got.host_identity, sent.host_identity);
+  EXPECT_EQ(got.address, sent.address);
+}
+
+TEST(WireRoundTrip, PeersKeepsPredAndSuccRecordsApart) {
+  const Peers sent = sample_peers();
+  const Peers got = decode_peers(payload_of(encode(sent), FrameType::Peers));
+  EXPECT_TRUE(same_record(got.pred, sent.pred)) << "pred record changed";
+  EXPECT_TRUE(same_record(got.succ, sent.succ)) << "succ record changed";
+  EXPECT_EQ(got.pred.rank, 4u);
+  EXPECT_EQ(got.succ.rank, 6u);
+}
+
+TEST(WireRoundTrip, PeersOfARingOfOneNameTheSameRankTwice) {
+  const Peers sent{sample_record(0, 5), sample_record(0, 5)};
+  const Peers got = decode_peers(payload_of(encode(sent), FrameType::Peers));
+  EXPECT_TRUE(same_record(got.pred, sent.pred));
+  EXPECT_TRUE(same_record(got.succ, sent.succ));
+}
+
+TEST(WireRoundTrip, ErrorReplyKeepsCodeAndMessage) {
+  const ErrorReply sent{static_cast<std::uint16_t>(Errc::Timeout),
+                        "rendezvous at 127.0.0.1:29500: waited 2.00 s for rank 2 of 3"};
+  const ErrorReply got = decode_error(payload_of(encode(sent), FrameType::Error));
+  EXPECT_EQ(got.code, sent.code);
+  EXPECT_EQ(got.message, sent.message);
+}
+
+TEST(WireRoundTrip, ErrorReplyLongerThanTheTextLimitIsCutToTheLimitAndStillDecodes) {
+  std::string message(3 * kMaxText, 'x');
+  for (std::size_t i = 0; i < message.size(); ++i) message[i] = static_cast<char>('a' + i % 26);
+  const ErrorReply got = decode_error(payload_of(
+      encode(ErrorReply{static_cast<std::uint16_t>(Errc::Internal), message}), FrameType::Error));
+  EXPECT_EQ(got.code, static_cast<std::uint16_t>(Errc::Internal));
+  EXPECT_EQ(got.message, message.substr(0, kMaxText));
+}
+
+TEST(WireRoundTrip, ReadyAndGoAreBareHeadersWithAnEmptyPayload) {
+  for (const FrameType type : {FrameType::Ready, FrameType::Go}) {
+    const Bytes frame = encode_empty(type);
+    ASSERT_EQ(frame.size(), kHeaderSize);
+    const FrameHeader header = decode_header(frame);
+    EXPECT_EQ(header.type, type);
+    EXPECT_EQ(header.payload_size, 0u);
+  }
+}
+
+TEST(WireRoundTrip, HeaderAcceptsAPayloadOfExactlyTheLimit) {
+  const FrameHeader header = decode_header(header_bytes(
+      kMagic, kProtocolVersion, static_cast<std::uint16_t>(FrameType::Hello), kMaxPayload));
+  EXPECT_EQ(header.type, FrameType::Hello);
+  EXPECT_EQ(header.payload_size, kMaxPayload);
+}
+
+// --- Malformed headers -------------------------------------------------------------------------
+
+TEST(WireMalformedHeader, BadMagicIsRejectedNamingTheMagic) {
+  Bytes header = encode_empty(FrameType::Ready);
+  header[0] = std::byte{'X'};
+  EXPECT_TRUE(RejectedAsProtocolMismatch([&] { decode_header(header); }, {"bad magic"}));
+  // An HTTP request is the classic stray client.
+  const std::string http = "GET / HTTP/1.";
+  const Bytes get(reinterpret_cast<const std::byte*>(http.data()),
+                  reinterpret_cast<const std::byte*>(http.data()) + kHeaderSize);
+  EXPECT_TRUE(RejectedAsProtocolMismatch([&] { decode_header(get); },
+                                         {"not a ringpipe rendezvous frame", "bad magic"}));
+  // The magic in the wrong byte order.
+  EXPECT_TRUE(RejectedAsProtocolMismatch(
+      [&] { decode_header(header_bytes(0x52505256, kProtocolVersion, 1, 0)); }, {"bad magic"}));
+}
+
+TEST(WireMalformedHeader, OtherProtocolVersionsAreRejectedNamingBothVersions) {
+  for (const std::uint16_t version : {std::uint16_t{0}, std::uint16_t{2}, std::uint16_t{0xffff}}) {
+    const Bytes header = header_bytes(kMagic, version, 1, 0);
+    EXPECT_TRUE(RejectedAsProtocolMismatch([&] { decode_header(header); },
+                                           {"protocol version " + std::to_string(version),
+                                            "version " + std::to_string(kProtocolVersion)}))
+        << "version " << version;
+  }
+}
+
+TEST(WireMalformedHeader, UnknownFrameTypesAreRejectedNamingTheType) {
+  for (const std::uint16_t type : {std::uint16_t{0}, std::uint16_t{6}, std::uint16_t{7},
+                                   std::uint16_t{0x100}, std::uint16_t{0xffff}}) {
+    const Bytes header = header_bytes(kMagic, kProtocolVersion, type, 0);
+    EXPECT_TRUE(RejectedAsProtocolMismatch(
+        [&] { decode_header(header); }, {"unknown rendezvous frame type " + std::to_string(type)}))
+        << "type " << type;
+  }
+}
+
+TEST(WireMalformedHeader, PayloadSizeOverTheLimitIsRejectedBeforeAnythingIsAllocated) {
+  for (const std::uint32_t size : {kMaxPayload + 1, std::uint32_t{0x7fffffff}, ~std::uint32_t{0}}) {
+    const Bytes header =
+        header_bytes(kMagic, kProtocolVersion, static_cast<std::uint16_t>(FrameType::Peers), size);
+    EXPECT_TRUE(RejectedAsProtocolMismatch(
+        [&] { decode_header(header); },
+        {std::to_string(size) + " bytes", "limit of " + std::to_string(kMaxPayload)}))
+        << "size " << size;
+  }
+}
+
+TEST(WireMalformedHeader, EveryTruncatedHeaderLengthIsRejected) {
+  const Bytes header = encode_empty(FrameType::Go);
+  for (std::size_t length = 0; length < kHeaderSize; ++length) {
+    EXPECT_TRUE(RejectedAsProtocolMismatch([&] { decode_header(std::span(header).first(length)); },
+                                           {"truncated"}))
+        << "length " << length;
+  }
+}
+
+TEST(WireMalformedHeader, AHeaderSpanLongerThanTheHeaderIsRejected) {
+  Bytes header = encode_empty(FrameType::Go);
+  header.push_back(std::byte{0});
+  EXPECT_TRUE(RejectedAsProtocolMismatch([&] { decode_header(header); }, {"trailing"}));
+}
+
+// --- Malformed payloads ------------------------------------------------------------------------
+
+// One field of a payload as laid out on the wire, with the name decoders report it by.
+struct Field {
+  std::string name;
+  std::size_t size;  // bytes it occupies, length prefix included
+};
+
+std::vector<Field> hello_layout(const Hello& hello) {
+  return {{"library version", 4 + hello.library_version.size()},
+          {"world size", 4},
+          {"rank", 4},
+          {"local rank", 4},
+          {"job id", 8},
+          {"comm device", 1},
+          {"host", 4 + hello.host.size()},
+          {"host identity", 4 + hello.host_identity.size()},
+          {"address", 4 + hello.address.size()}};
+}
+
+std::vector<Field> peers_layout(const Peers& peers) {
+  std::vector<Field> layout;
+  for (const PeerRecord* record : {&peers.pred, &peers.succ}) {
+    layout.push_back({"rank", 4});
+    layout.push_back({"host", 4 + record->host.size()});
+    layout.push_back({"host identity", 4 + record->host_identity.size()});
+    layout.push_back({"address", 4 + record->address.size()});
+  }
+  return layout;
+}
+
+std::vector<Field> error_layout(const ErrorReply& error) {
+  return {{"code", 2}, {"message", 4 + error.message.size()}};
+}
+
+// Cuts `payload` at every length short of complete; each prefix must be rejected naming the
+// field the cut falls into.
+template <class Decode>
+void expect_every_prefix_rejected(const Bytes& payload, const std::vector<Field>& layout,
+                                  Decode decode) {
+  std::size_t total = 0;
+  for (const Field& field : layout) total += field.size;
+  ASSERT_EQ(total, payload.size()) << "the test's layout disagrees with the encoder";
+  std::size_t field_index = 0;
+  std::size_t field_end = layout[0].size;
+  for (std::size_t length = 0; length < payload.size(); ++length) {
+    while (length >= field_end) field_end += layout[++field_index].size;
+    const Bytes prefix(payload.begin(), payload.begin() + static_cast<std::ptrdiff_t>(length));
+    ASSERT_TRUE(RejectedAsProtocolMismatch(
+        [&] { decode(prefix); }, {"truncated in field '" + layout[field_index].name + "'"}))
+        << "prefix of " << length << " of " << payload.size() << " bytes";
+  }
+  EXPECT_NO_THROW(decode(payload)) << "the complete payload must decode";
+}
+
+TEST(WireMalformedPayload, HelloCutAtEveryLengthIsRejectedNamingTheTruncatedField) {
+  Hello hello = sample_hello();
+  hello.address = patterned_blob(24, 4);  // keeps the number of prefixes small; same fields
+  expect_every_prefix_rejected(payload_of(encode(hello), FrameType::Hello), hello_layout(hello),
+                               [](const Bytes& b) { decode_hello(b); });
+}
+
+TEST(WireMalformedPayload, HelloWithAKilobyteAddressCutAtEveryLengthIsRejected) {
+  const Hello hello = sample_hello();
+  expect_every_prefix_rejected(payload_of(encode(hello), FrameType::Hello), hello_layout(hello),
+                               [](const Bytes& b) { decode_hello(b); });
+}
+
+TEST(WireMalformedPayload, PeersCutAtEveryLengthIsRejectedNamingTheTruncatedField) {
+  const Peers peers{sample_record(1, 1), sample_record(2, 2)};
+  expect_every_prefix_rejected(payload_of(encode(peers), FrameType::Peers), peers_layout(peers),
+                               [](const Bytes& b) { decode_peers(b); });
+}
+
+TEST(WireMalformedPayload, ErrorReplyCutAtEveryLengthIsRejectedNamingTheTruncatedField) {
+  const ErrorReply error{3, "rank 1 (127.0.0.1:4242) already joined"};
+  expect_every_prefix_rejected(payload_of(encode(error), FrameType::Error), error_layout(error),
+                               [](const Bytes& b) { decode_error(b); });
+}
+
+// Offset of the length prefix of the named field of a Hello payload.
+std::size_t hello_offset_of(const Hello& hello, std::string_view name) {
+  std::size_t offset = 0;
+  for (const Field& field : hello_layout(hello)) {
+    if (field.name == name) return offset;
+    offset += field.size;
+  }
+  ADD_FAILURE() << "no field " << name;
+  return 0;
+}
+
+TEST(WireMalformedPayload, TextLengthOverTheTextLimitIsRejectedEvenWhenTheBytesArePresent) {
+  // A host name of kMaxText + 1 bytes, really present: the bound alone must reject it.
+  Hello hello = sample_hello();
+  hello.host = std::string(kMaxText + 1, 'h');
+  const Bytes payload = payload_of(encode(hello), FrameType::Hello);
+  EXPECT_TRUE(RejectedAsProtocolMismatch([&] { decode_hello(payload); },
+                                         {"field 'host'", std::to_string(kMaxText + 1) + " bytes",
+                                          "limit of " + std::to_string(kMaxText)}));
+
+  for (const char* field : {"library version", "host", "host identity"}) {
+    for (const std::uint32_t length : {kMaxText + 1, std::uint32_t{0x10000}, ~std::uint32_t{0}}) {
+      const Hello sample = sample_hello();
+      Bytes bad = payload_of(encode(sample), FrameType::Hello);
+      put_u32_at(bad, hello_offset_of(sample, field), length);
+      EXPECT_TRUE(RejectedAsProtocolMismatch(
+          [&] { decode_hello(bad); },
+          {"field '" + std::string(field) + "'", std::to_string(length), "limit"}))
+          << field << " length " << length;
+    }
+  }
+}
+
+TEST(WireMalformedPayload, AddressLengthOverTheAddressLimitIsRejected) {
+  for (const std::uint32_t length : {kMaxAddress + 1, kMaxPayload, ~std::uint32_t{0}}) {
+    const Hello hello = sample_hello();
+    Bytes bad = payload_of(encode(hello), FrameType::Hello);
+    put_u32_at(bad, hello_offset_of(hello, "address"), length);
+    EXPECT_TRUE(RejectedAsProtocolMismatch(
+        [&] { decode_hello(bad); },
+        {"field 'address'", std::to_string(length), "limit of " + std::to_string(kMaxAddress)}))
+        << "length " << length;
+  }
+  // The same bound holds in both records of a Peers frame.
+  const Peers peers = sample_peers();
+  Bytes bad = payload_of(encode(peers), FrameType::Peers);
+  const std::size_t succ_address =
+      bad.size() - 4 - peers.succ.address.size();  // the last field of the payload
+  put_u32_at(bad, succ_address, kMaxAddress + 1);
+  EXPECT_TRUE(RejectedAsProtocolMismatch([&] { decode_peers(bad); }, {"field 'address'", "limit"}));
+}
+
+TEST(WireMalformedPayload, LengthWithinItsLimitButBeyondTheRemainingBytesIsRejected) {
+  const Hello hello = sample_hello();
+  Bytes bad = payload_of(encode(hello), FrameType::Hello);
+  // The address is the last field: claim one byte more than follows.
+  const auto claimed = static_cast<std::uint32_t>(hello.address.size() + 1);
+  put_u32_at(bad, hello_offset_of(hello, "address"), claimed);
+  EXPECT_TRUE(RejectedAsProtocolMismatch(
+      [&] { decode_hello(bad); },
+      {"truncated in field 'address'", "needs " + std::to_string(claimed) + " bytes",
+       std::to_string(hello.address.size()) + " left"}));
+
+  // A host string claiming more than the whole rest of the payload.
+  Bytes bad_host = payload_of(encode(hello), FrameType::Hello);
+  put_u32_at(bad_host, hello_offset_of(hello, "host"), kMaxText);
+  Bytes tiny(bad_host.begin(),
+             bad_host.begin() + static_cast<std::ptrdiff_t>(hello_offset_of(hello, "host") + 10));
+  EXPECT_TRUE(
+      RejectedAsProtocolMismatch([&] { decode_hello(tiny); }, {"truncated in field 'host'"}));
+
+  const ErrorReply error{1, "short"};
+  Bytes bad_error = payload_of(encode(error), FrameType::Error);
+  put_u32_at(bad_error, 2, 6);
+  EXPECT_TRUE(RejectedAsProtocolMismatch([&] { decode_error(bad_error); },
+                                         {"truncated in field 'message'"}));
+}
+
+TEST(WireMalformedPayload, TrailingBytesAfterAValidPayloadAreRejectedAndCounted) {
+  for (const std::size_t extra : {std::size_t{1}, std::size_t{7}}) {
+    Bytes hello = payload_of(encode(sample_hello()), FrameType::Hello);
+    hello.resize(hello.size() + extra);
+    EXPECT_TRUE(RejectedAsProtocolMismatch(
+        [&] { decode_hello(hello); },
+        {"Hello", std::to_string(extra) + " unexpected trailing bytes"}));
+
+    Bytes peers = payload_of(encode(sample_peers()), FrameType::Peers);
+    peers.resize(peers.size() + extra);
+    EXPECT_TRUE(RejectedAsProtocolMismatch(
+        [&] { decode_peers(peers); },
+        {"Peers", std::to_string(extra) + " unexpected trailing bytes"}));
+
+    Bytes error = payload_of(encode(ErrorReply{2, "m"}), FrameType::Error);
+    error.resize(error.size() + extra);
+    EXPECT_TRUE(RejectedAsProtocolMismatch(
+        [&] { decode_error(error); },
+        {"Error", std::to_string(extra) + " unexpected trailing bytes"}));
+  }
+}
+
+TEST(WireMalformedPayload, EmptyPayloadsAreRejectedByEveryPayloadDecoder) {
+  const Bytes empty;
+  EXPECT_TRUE(RejectedAsProtocolMismatch([&] { decode_hello(empty); }, {"Hello", "truncated"}));
+  EXPECT_TRUE(RejectedAsProtocolMismatch([&] { decode_peers(empty); }, {"Peers", "truncated"}));
+  EXPECT_TRUE(RejectedAsProtocolMismatch([&] { decode_error(empty); }, {"Error", "truncated"}));
+}
+
+// --- Arbitrary input ---------------------------------------------------------------------------
+
+// Runs one decoder on arbitrary bytes: success or Error{ProtocolMismatch} only. A success must be
+// canonical: encoding the result reproduces the input exactly.
+template <class Decode, class Reencode>
+void expect_only_protocol_mismatch(const Bytes& input, Decode decode, Reencode reencode,
+                                   const char* what, int& accepted) {
+  try {
+    const auto value = decode(input);
+    ++accepted;
+    EXPECT_EQ(reencode(value), input) << what << ": accepted input is not canonical";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), Errc::ProtocolMismatch) << what << ": " << error.what();
+  } catch (const std::exception& other) {
+    ADD_FAILURE() << what << " threw a non-ringpipe exception: " << other.what();
+  } catch (...) {
+    ADD_FAILURE() << what << " threw something that is not an exception";
+  }
+}
+
+void expect_every_decoder_copes_with(const Bytes& input, int& accepted) {
+  expect_only_protocol_mismatch(
+      input, [](const Bytes& b) { return decode_header(b); },
+      [](const FrameHeader& h) {
+        return header_bytes(kMagic, kProtocolVersion, static_cast<std::uint16_t>(h.type),
+                            h.payload_size);
+      },
+      "decode_header", accepted);
+  expect_only_protocol_mismatch(
+      input, [](const Bytes& b) { return decode_hello(b); },
+      [](const Hello& h) { return payload_of(encode(h), FrameType::Hello); }, "decode_hello",
+      accepted);
+  expect_only_protocol_mismatch(
+      input, [](const Bytes& b) { return decode_peers(b); },
+      [](const Peers& p) { return payload_of(encode(p), FrameType::Peers); }, "decode_peers",
+      accepted);
+  expect_only_protocol_mismatch(
+      input, [](const Bytes& b) { return decode_error(b); },
+      [](const ErrorReply& e) { return payload_of(encode(e), FrameType::Error); }, "decode_error",
+      accepted);
+}
+
+TEST(WireArbitraryInput, TenThousandRandomBuffersOnlyEverThrowProtocolMismatch) {
+  std::mt19937_64 random(20240611);
+  int accepted = 0;
+  for (int i = 0; i < 10000; ++i) {
+    // Mostly short buffers, where every decoder reaches its later fields; some long ones.
+    const std::size_t size = (i % 10 == 0) ? random() % 70000 : random() % 64;
+    Bytes input(size);
+    for (std::byte& b : input) b = static_cast<std::byte>(random());
+    // A quarter get a valid magic and version, so the header's type and size checks are reached.
+    if (size >= kHeaderSize && i % 4 == 0) {
+      const Bytes prefix = header_bytes(kMagic, kProtocolVersion, 0, 0);
+      std::copy(prefix.begin(), prefix.begin() + 6, input.begin());
+    }
+    expect_every_decoder_copes_with(input, accepted);
+    if (::testing::Test::HasFailure()) {
+      FAIL() << "stopped at buffer " << i << " of " << size << " bytes";
+    }
+  }
+  // Pure noise almost never decodes; acceptance is covered by the mutation test below.
+}
+
+TEST(WireArbitraryInput, RandomTwelveByteHeadersAreAcceptedExactlyWhenEveryCheckPasses) {
+  std::mt19937_64 random(77);
+  for (int i = 0; i < 10000; ++i) {
+    const auto type = static_cast<std::uint16_t>(random() % 8);
+    const std::uint32_t size = (i % 2 == 0)
+                                   ? static_cast<std::uint32_t>(random() % (2 * kMaxPayload))
+                                   : static_cast<std::uint32_t>(random());
+    const bool good_magic = random() % 8 != 0;
+    const bool good_version = random() % 8 != 0;
+    const Bytes header = header_bytes(good_magic ? kMagic : static_cast<std::uint32_t>(random()),
+                                      good_version ? kProtocolVersion : 2, type, size);
+    const bool valid = good_magic && good_version && type >= 1 && type <= 5 && size <= kMaxPayload;
+    if (valid) {
+      const FrameHeader decoded = decode_header(header);
+      ASSERT_EQ(static_cast<std::uint16_t>(decoded.type), type);
+      ASSERT_EQ(decoded.payload_size, size);
+    } else {
+      ASSERT_TRUE(RejectedAsProtocolMismatch([&] { decode_header(header); }, {}))
+          << "type " << type << " size " << size;
+    }
+  }
+}
+
+TEST(WireArbitraryInput, MutatedValidPayloadsDecodeCanonicallyOrThrowProtocolMismatch) {
+  Hello hello = sample_hello();
+  hello.address = patterned_blob(40, 8);
+  const Peers peers{sample_record(1, 0), sample_record(2, 1)};
+  const std::vector<Bytes> seeds = {payload_of(encode(hello), FrameType::Hello),
+                                    payload_of(encode(peers), FrameType::Peers),
+                                    payload_of(encode(ErrorReply{1, "m"}), FrameType::Error)};
+  std::mt19937_64 random(4242);
+  int accepted = 0;
+  for (int i = 0; i < 10000; ++i) {
+    Bytes input = seeds[static_cast<std::size_t>(i) % seeds.size()];
+    const int mutations = 1 + static_cast<int>(random() % 4);
+    for (int m = 0; m < mutations; ++m) {
+      switch (random() % 4) {
+        case 0:  // flip a byte
+          if (!input.empty()) input[random() % input.size()] = static_cast<std::byte>(random());
+          break;
+        case 1:  // cut
+          input.resize(random() % (input.size() + 1));
+          break;
+        case 2:  // append
+          input.push_back(static_cast<std::byte>(random()));
+          break;
+        default:  // small length field value somewhere
+          if (input.size() >= 4) {
+            put_u32_at(input, random() % (input.size() - 3),
+                       static_cast<std::uint32_t>(random() % 64));
+          }
+      }
+    }
+    expect_every_decoder_copes_with(input, accepted);
+    if (::testing::Test::HasFailure()) FAIL() << "stopped at mutation " << i;
+  }
+  EXPECT_GT(accepted, 0);
+}
+
+}  // namespace
+}  // namespace ringpipe::rendezvous
