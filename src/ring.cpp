@@ -13,9 +13,11 @@
 #include "ucx/status.hpp"
 #include "ucx/worker.hpp"
 
+#include <array>
 #include <atomic>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -207,16 +209,26 @@ void RingImpl::apply_link_events() {
   for (const auto& link : links_) {
     if (link->reported || !(link->goodbye_received || link->endpoint->failed())) continue;
     link->reported = true;
+    const std::array<ucx::UcxPipe*, 2> pipes = {pred_.get(), succ_.get()};
+    // An edge of this link that failed first (a timed-out send closes the endpoint) is the
+    // cause; the link's other edge fails with the same error.
+    std::optional<Error> cause;
+    for (ucx::UcxPipe* pipe : pipes) {
+      if (pipe != nullptr && pipe->peer() == link->peer && pipe->failure()) {
+        cause = *pipe->failure();
+      }
+    }
     const std::string who = "rank " + std::to_string(link->peer) + " (" + link->host + ")";
-    const Error error =
-        link->goodbye_received
-            ? Error(Errc::Closed, who +
-                                      " closed its ring; nothing more can be sent to or "
-                                      "received from it")
-            : Error(Errc::PeerFailed, who + " failed or became unreachable: " +
-                                          ucx::describe(link->endpoint->failure()));
-    for (ucx::UcxPipe* pipe : {pred_.get(), succ_.get()}) {
-      if (pipe != nullptr && pipe->peer() == link->peer) pipe->fail(error);
+    if (!cause && link->goodbye_received) {
+      cause = Error(Errc::Closed,
+                    who + " closed its ring; nothing more can be sent to or received from it");
+    } else if (!cause) {
+      cause =
+          Error(Errc::PeerFailed,
+                who + " failed or became unreachable: " + ucx::describe(link->endpoint->failure()));
+    }
+    for (ucx::UcxPipe* pipe : pipes) {
+      if (pipe != nullptr && pipe->peer() == link->peer) pipe->fail(*cause);
     }
   }
 }

@@ -63,6 +63,7 @@ Endpoint::~Endpoint() { close_by_force(); }
 void Endpoint::close_by_force() noexcept {
   if (endpoint_ == nullptr) return;
   if (failure_ == UCS_OK) failure_ = UCS_ERR_CANCELED;
+  worker_.request_after_progress();  // the edges of this link fail next
   ucp_request_param_t param{};
   param.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS;
   param.flags = UCP_EP_CLOSE_FLAG_FORCE;

@@ -84,6 +84,8 @@ void UcxRequest::complete(ucs_status_t status, std::size_t bytes) noexcept {
   done_ = true;
   status_ = status;
   if (status == UCS_OK) bytes_ = bytes;
+  // Cancelled because its edge failed: report the edge's failure, not "cancelled".
+  if (status == UCS_ERR_CANCELED && cancel_reason_) error_ = cancel_reason_;
 }
 
 bool UcxRequest::test() {
@@ -100,13 +102,15 @@ void UcxRequest::wait(std::optional<std::chrono::milliseconds> timeout) {
       const Error error(Errc::Timeout, describe_operation() + " timed out after " +
                                            detail::format_seconds(deadline.elapsed_s()));
       if (kind_ == Kind::Send) {
-        // A send cannot be taken back from UCX; failing the edge closes its endpoint, which
+        // A send cannot be taken back from UCX: fail the edge and close its endpoint, which
         // completes the send, so the caller may reuse the buffer once this throws.
         pipe_->fail(error);
+        pipe_->endpoint().close_by_force();
       }
-      error_ = error;
       finish_with_transport(detail::Deadline(kCancelTimeout));
-      throw error;
+      // A receive that matched while being cancelled has its data: that is a success.
+      if (status_ == UCS_OK && !error_) return;
+      if (!error_) error_ = error;
     }
   }
   if (status_ != UCS_OK || error_) throw_failure();
@@ -137,7 +141,7 @@ std::string UcxRequest::describe_operation() const {
 
 void UcxRequest::cancel_with(const Error& error) noexcept {
   if (done_) return;
-  error_ = error;
+  cancel_reason_ = error;
   if (ucx_request_ != nullptr && pipe_ != nullptr) {
     ucp_request_cancel(pipe_->worker().get(), ucx_request_);
   }
@@ -220,6 +224,7 @@ void RequestPool::recycle(UcxRequest* request) noexcept {
   request->status_ = UCS_OK;
   request->bytes_ = 0;
   request->error_.reset();
+  request->cancel_reason_.reset();
   try {
     free_.push_back(request);
   } catch (...) {

@@ -68,7 +68,8 @@ class UcxRequest final : public detail::RequestState {
   Tag tag_ = 0;
   detail::Clock::time_point started_;
   ucp_tag_recv_info_t recv_info_{};
-  std::optional<Error> error_;  // a failure decided by ringpipe rather than by UCX
+  std::optional<Error> error_;          // a failure decided by ringpipe rather than by UCX
+  std::optional<Error> cancel_reason_;  // why ringpipe cancelled it, if it did
 
   UcxRequest* prev_ = nullptr;  // links in the pool's in-use list
   UcxRequest* next_ = nullptr;

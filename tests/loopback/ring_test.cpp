@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <numeric>
 #include <random>
+#include <thread>
 #include <vector>
 
 namespace ringpipe {
@@ -215,6 +216,39 @@ TEST(RingLoopback, ReceiveTimeoutNamesTheEdgeAndLeavesItUsable) {
   });
 }
 
+TEST(RingLoopback, SendTimeoutFailsTheLinkAndHandsTheBufferBack) {
+  run_ring(2, [](Ring& ring) {
+    if (ring.rank() == 1) {
+      std::this_thread::sleep_for(std::chrono::seconds(1));  // never receives
+      return;
+    }
+    // Large enough for UCX's rendezvous protocol: the send cannot finish without a receiver.
+    std::vector<std::uint8_t> buffer(16 << 20);
+    const auto start = std::chrono::steady_clock::now();
+    try {
+      ring.succ().send(buffer.data(), buffer.size(), 1, std::chrono::milliseconds(300));
+      ADD_FAILURE() << "a send with no receiver completed";
+    } catch (const Error& error) {
+      EXPECT_EQ(error.code(), Errc::Timeout) << error.what();
+      EXPECT_NE(std::string(error.what()).find("send on rank 0 -> succ 1 tag 1 size 16777216"),
+                std::string::npos)
+          << error.what();
+    }
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+    buffer.clear();  // the transport no longer uses it
+    // The failure is sticky, and reaches the other edge to the same neighbour.
+    std::uint64_t value = 0;
+    for (PipeGroup* edge : {&ring.succ(), &ring.pred()}) {
+      try {
+        edge->send(&value, sizeof value, 2, std::chrono::seconds(5));
+        ADD_FAILURE() << "sent on a failed link";
+      } catch (const Error& error) {
+        EXPECT_EQ(error.code(), Errc::Timeout) << error.what();
+      }
+    }
+  });
+}
+
 TEST(RingLoopback, TestPollsARequestToCompletion) {
   run_ring(2, [](Ring& ring) {
     std::vector<std::uint8_t> buffer(1 << 20);
@@ -280,8 +314,8 @@ TEST(RingLoopback, CleanShutdownOfAllRanksReportsNothing) {
     EXPECT_EQ(result.exit_code, 0) << test::describe_failures(results);
     // Neither ringpipe nor UCX may complain about an orderly close.
     for (const char* complaint : {"WARNING", "ERROR", "WARN ", "Error"}) {
-      EXPECT_EQ(result.output.find(complaint), std::string::npos)
-          << "rank " << result.rank << ":\n" << result.output;
+      EXPECT_EQ(result.output.find(complaint), std::string::npos) << "rank " << result.rank << ":\n"
+                                                                  << result.output;
     }
   }
 }
