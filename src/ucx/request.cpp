@@ -14,36 +14,34 @@ constexpr auto kCancelTimeout = std::chrono::milliseconds(2000);
 
 }  // namespace
 
-void UcxRequest::start_send(UcxPipe& pipe, std::uint64_t ucx_tag, const void* data,
-                            std::size_t bytes, Tag tag) {
+ucp_request_param_t UcxRequest::begin(UcxPipe& pipe, Kind kind, std::size_t size, Tag tag) {
   pipe_ = &pipe;
-  kind_ = Kind::Send;
-  size_ = bytes;
+  kind_ = kind;
+  size_ = size;
   tag_ = tag;
   started_ = detail::Clock::now();
   ucp_request_param_t param{};
   param.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
-  param.cb.send = &UcxRequest::on_send;
   param.user_data = this;
+  return param;
+}
+
+void UcxRequest::start_send(UcxPipe& pipe, std::uint64_t ucx_tag, const void* data,
+                            std::size_t bytes, Tag tag) {
+  ucp_request_param_t param = begin(pipe, Kind::Send, bytes, tag);
+  param.cb.send = &UcxRequest::on_send;
   after_post(ucp_tag_send_nbx(pipe.endpoint().get(), data, bytes, ucx_tag, &param));
   if (done_ && status_ == UCS_OK) bytes_ = bytes;
 }
 
 void UcxRequest::start_recv(UcxPipe& pipe, std::uint64_t ucx_tag, void* data, std::size_t capacity,
                             Tag tag) {
-  pipe_ = &pipe;
-  kind_ = Kind::Recv;
-  size_ = capacity;
-  tag_ = tag;
-  started_ = detail::Clock::now();
-  ucp_request_param_t param{};
-  // UCX 1.13 does not report the length of a receive that completes in place (recv_info stays
-  // untouched for eager messages that were already waiting), so every receive completes
-  // through the callback, which always gets the length.
-  param.op_attr_mask =
-      UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA | UCP_OP_ATTR_FLAG_NO_IMM_CMPL;
+  ucp_request_param_t param = begin(pipe, Kind::Recv, capacity, tag);
+  // A receive that UCX 1.13 completed in place reported length 0 here (seen with eager messages
+  // that were already waiting), so every receive completes through the callback, which is
+  // always given the length.
+  param.op_attr_mask |= UCP_OP_ATTR_FLAG_NO_IMM_CMPL;
   param.cb.recv = &UcxRequest::on_recv;
-  param.user_data = this;
   posting_ = true;
   after_post(ucp_tag_recv_nbx(pipe.worker().get(), data, capacity, ucx_tag, kFullMask, &param));
   posting_ = false;

@@ -50,6 +50,8 @@ class UcxRequest final : public detail::RequestState {
   static void on_recv(void* request, ucs_status_t status, const ucp_tag_recv_info_t* info,
                       void* user_data);
   void complete(ucs_status_t status, std::size_t bytes) noexcept;
+  // Resets the state for a new operation; returns the UCX parameters common to both kinds.
+  ucp_request_param_t begin(UcxPipe& pipe, Kind kind, std::size_t size, Tag tag);
   // Progresses until the transport is done with the buffer (cancelling a receive first).
   void finish_with_transport(const detail::Deadline& deadline) noexcept;
   void after_post(ucs_status_ptr_t result);
