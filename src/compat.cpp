@@ -3,6 +3,8 @@
 
 #include <ringpipe/error.hpp>
 
+#include "options_env.hpp"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -58,7 +60,10 @@ void write_all(int fd, const std::string& text) {
 
 void initialize_distributed(const std::string& head_ip, int port, int world_size, int rank,
                             int local_rank, const std::string& comm_device) {
-  Options options = Options::from_env();
+  // The arguments place this rank in the ring; the environment only tunes it, so stale launcher
+  // variables (RANK, WORLD_SIZE, ...) cannot contradict the call.
+  Options options;
+  detail::read_tuning_from_env(options);
   options.head = head_ip;
   if (port < 0 || port > 65535) {
     throw Error(Errc::InvalidArgument,

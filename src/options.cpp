@@ -3,6 +3,8 @@
 #include <ringpipe/options.hpp>
 #include <ringpipe/request.hpp>
 
+#include "options_env.hpp"
+
 #include <cctype>
 #include <charconv>
 #include <chrono>
@@ -207,6 +209,29 @@ ProgressMode parse_progress_mode(std::string_view text, std::string_view what) {
           ": expected one of \"busy\", \"blocking\", \"adaptive\"");
 }
 
+namespace detail {
+
+void read_tuning_from_env(Options& options) {
+  if (auto env = first_set({"RINGPIPE_RENDEZVOUS_TIMEOUT_S"})) {
+    options.rendezvous_timeout = parse_seconds(*env);
+  }
+  if (auto env = first_set({"RINGPIPE_OP_TIMEOUT_S"})) options.op_timeout = parse_seconds(*env);
+  if (auto env = first_set({"RINGPIPE_LIVENESS_TIMEOUT_S"})) {
+    options.liveness_timeout = parse_seconds(*env);
+  }
+  if (auto env = first_set({"RINGPIPE_PROGRESS"})) {
+    options.progress =
+        parse_progress_mode(env->value, "environment variable " + std::string(env->name));
+  }
+  if (auto env = first_set({"RINGPIPE_IFNAME"})) options.ifname = parse_ifname(*env);
+  if (auto env = first_set({"RINGPIPE_JOB_ID"})) options.job_id = parse_job_id(*env);
+  if (auto env = first_set({"RINGPIPE_LISTEN_FD"})) {
+    options.listen_fd = parse_int(*env, 0, std::numeric_limits<int>::max());
+  }
+}
+
+}  // namespace detail
+
 Options Options::from_env() {
   Options options;
 
@@ -230,22 +255,7 @@ Options Options::from_env() {
     options.comm_device =
         parse_comm_device(env->value, "environment variable " + std::string(env->name));
   }
-  if (auto env = first_set({"RINGPIPE_RENDEZVOUS_TIMEOUT_S"})) {
-    options.rendezvous_timeout = parse_seconds(*env);
-  }
-  if (auto env = first_set({"RINGPIPE_OP_TIMEOUT_S"})) options.op_timeout = parse_seconds(*env);
-  if (auto env = first_set({"RINGPIPE_LIVENESS_TIMEOUT_S"})) {
-    options.liveness_timeout = parse_seconds(*env);
-  }
-  if (auto env = first_set({"RINGPIPE_PROGRESS"})) {
-    options.progress =
-        parse_progress_mode(env->value, "environment variable " + std::string(env->name));
-  }
-  if (auto env = first_set({"RINGPIPE_IFNAME"})) options.ifname = parse_ifname(*env);
-  if (auto env = first_set({"RINGPIPE_JOB_ID"})) options.job_id = parse_job_id(*env);
-  if (auto env = first_set({"RINGPIPE_LISTEN_FD"})) {
-    options.listen_fd = parse_int(*env, 0, std::numeric_limits<int>::max());
-  }
+  detail::read_tuning_from_env(options);
 
   // validate() would report this too, but without the variables; a rank set while the world
   // size is left at its default is the usual launcher mistake, so say which variables to fix.

@@ -132,7 +132,7 @@ RingImpl::RingImpl(const Options& options)
                   "a port picked at random)");
     }
     head = std::make_unique<HostedRendezvous>(
-        options.listen_fd >= 0 ? rendezvous::adopt_listener(options.listen_fd)
+        options.listen_fd >= 0 ? rendezvous::adopt_listener(options.listen_fd, options.port)
                                : rendezvous::listen_on(options.head, options.port),
         options, deadline);
     port = head->port();

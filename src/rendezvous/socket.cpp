@@ -150,12 +150,17 @@ Socket listen_on(const std::string& host, std::uint16_t port) {
                   " (the head address must belong to rank 0's host):" + failures);
 }
 
-Socket adopt_listener(int fd) {
+Socket adopt_listener(int fd, std::uint16_t port) {
   int listening = 0;
   socklen_t length = sizeof listening;
   if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &length) != 0 || !listening) {
     throw Error(Errc::InvalidArgument,
                 "listen fd " + std::to_string(fd) + " is not a listening socket");
+  }
+  if (port != 0 && local_port(fd) != port) {
+    throw Error(Errc::InvalidArgument, "listen fd " + std::to_string(fd) + " listens on port " +
+                                           std::to_string(local_port(fd)) + ", not on port " +
+                                           std::to_string(port) + " as the other ranks are told");
   }
   fcntl(fd, F_SETFD, FD_CLOEXEC);
   set_nonblocking(fd);

@@ -90,6 +90,17 @@ TEST(Compat, InitializeTwiceIsInvalidArgumentAndFinalizeAllowsAnother) {
   finalize_distributed();
 }
 
+TEST(Compat, ArgumentsWinOverStaleLauncherVariables) {
+  // Variables a launcher left behind that contradict the call (rank 5 of 2, no port).
+  ::setenv("RANK", "5", 1);
+  ::setenv("WORLD_SIZE", "2", 1);
+  initialize_distributed("127.0.0.1", 0, 1, 0, 0, "cpu");
+  EXPECT_EQ(get_ring().world_size(), 1);
+  finalize_distributed();
+  ::unsetenv("RANK");
+  ::unsetenv("WORLD_SIZE");
+}
+
 TEST(Compat, BadArgumentsAreInvalidArgument) {
   expect_error(Errc::InvalidArgument, "port",
                [] { initialize_distributed("127.0.0.1", 70000, 1, 0, 0, "cpu"); });
