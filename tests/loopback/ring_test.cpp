@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <numeric>
 #include <random>
 #include <thread>
@@ -247,6 +248,43 @@ TEST(RingLoopback, SendTimeoutFailsTheLinkAndHandsTheBufferBack) {
       }
     }
   });
+}
+
+TEST(RingLoopback, DestroyedUnfinishedReceiveNeverTouchesItsBufferOrItsMessage) {
+  run_ring(2, [](Ring& ring) {
+    constexpr std::size_t kSize = 1 << 20;
+    std::uint8_t go = 1;
+    if (ring.rank() == 0) {
+      ring.succ().recv(&go, sizeof go, 2);  // rank 1 has dropped its first receive
+      std::vector<std::uint8_t> out(kSize);
+      fill_pattern(out.data(), kSize, 11);
+      ring.succ().send(out.data(), kSize, 1);
+      return;
+    }
+    {
+      auto doomed = std::make_unique<std::vector<std::uint8_t>>(kSize);
+      Request dropped = ring.pred().irecv(doomed->data(), kSize, 1);
+      // `dropped` goes first, then its buffer: under AddressSanitizer a later write is caught.
+    }
+    ring.pred().send(&go, sizeof go, 2);
+    std::vector<std::uint8_t> in(kSize);
+    EXPECT_EQ(ring.pred().recv(in.data(), kSize, 1), kSize);
+    EXPECT_EQ(count_wrong(in.data(), kSize, 11), 0u) << "the cancelled receive took the message";
+  });
+}
+
+TEST(RingLoopback, RequestOutlivingItsRingFailsWithClosed) {
+  Options options;  // one rank: a self-loop in this process
+  auto ring = std::make_unique<Ring>(options);
+  std::uint64_t value = 0;
+  Request pending = ring->pred().irecv(&value, sizeof value, 4);
+  ring.reset();
+  try {
+    pending.wait(std::chrono::seconds(1));
+    ADD_FAILURE() << "a receive completed on a destroyed ring";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), Errc::Closed) << error.what();
+  }
 }
 
 TEST(RingLoopback, TestPollsARequestToCompletion) {
