@@ -17,7 +17,10 @@ class Deadline {
  public:
   explicit Deadline(std::chrono::milliseconds timeout)
       : start_(Clock::now()),
-        infinite_(timeout == kInfinite),
+        // Saturates: a timeout too large for the clock counts as infinite.
+        infinite_(timeout == kInfinite ||
+                  timeout > std::chrono::duration_cast<std::chrono::milliseconds>(
+                                Clock::time_point::max() - start_)),
         at_(infinite_ ? Clock::time_point::max() : start_ + timeout) {}
 
   [[nodiscard]] bool expired() const { return !infinite_ && Clock::now() >= at_; }

@@ -34,4 +34,10 @@ std::string_view to_string(Errc code) noexcept {
 Error::Error(Errc code, const std::string& message)
     : std::runtime_error(std::string(to_string(code)) + ": " + message), code_(code) {}
 
+std::string_view Error::message() const noexcept {
+  const std::string_view text = what();
+  const std::size_t prefix = to_string(code_).size() + 2;
+  return text.size() >= prefix ? text.substr(prefix) : text;
+}
+
 }  // namespace ringpipe

@@ -76,7 +76,9 @@ struct Link {
   std::unique_ptr<ucx::Endpoint> endpoint;
   bool goodbye_received = false;
   void* goodbye_request = nullptr;  // the posted receive of the neighbour's goodbye
-  bool reported = false;            // its close or failure has been applied to the pipes
+  void* goodbye_send = nullptr;     // this rank's goodbye, while UCX holds it
+  bool goodbye_sent = false;
+  bool reported = false;  // its close or failure has been applied to the pipes
 };
 
 class RingImpl {
@@ -100,6 +102,7 @@ class RingImpl {
   void post_goodbye_receive(Link& link);
   void apply_link_events();
   void close_links(bool say_goodbye) noexcept;
+  void say_goodbyes(const Deadline& deadline);
   [[nodiscard]] Link& link_to(int peer);
 };
 
@@ -230,6 +233,9 @@ void RingImpl::apply_link_events() {
     for (ucx::UcxPipe* pipe : pipes) {
       if (pipe != nullptr && pipe->peer() == link->peer) pipe->fail(*cause);
     }
+    // Nothing sent on the link can arrive any more: closing the endpoint makes UCX complete
+    // the pending sends, which then report the cause.
+    link->endpoint->close_by_force();
   }
 }
 
@@ -245,54 +251,11 @@ RingImpl::~RingImpl() { close_links(/*say_goodbye=*/true); }
 // The orderly close: tell each neighbour goodbye after everything sent before it, wait until
 // that has arrived, then drop the endpoints. Neighbours then see Closed, never PeerFailed.
 void RingImpl::close_links(bool say_goodbye) noexcept {
-  struct Sent {
-    bool done = false;
-  };
-  std::vector<Sent> goodbyes(links_.size());
-  std::vector<void*> requests(links_.size(), nullptr);
-  for (std::size_t i = 0; i < links_.size(); ++i) {
-    Link& link = *links_[i];
-    if (!say_goodbye || link.peer == options_.rank || link.endpoint->failed() ||
-        link.goodbye_received) {
-      goodbyes[i].done = true;
-      continue;
-    }
-    ucp_request_param_t param{};
-    param.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
-    param.cb.send = [](void*, ucs_status_t, void* user_data) {
-      static_cast<Sent*>(user_data)->done = true;
-    };
-    param.user_data = &goodbyes[i];
-    const ucs_status_ptr_t request =
-        ucp_tag_send_nbx(link.endpoint->get(), nullptr, 0, ucx::goodbye_tag(options_.rank), &param);
-    if (request == nullptr || UCS_PTR_IS_ERR(request)) {
-      goodbyes[i].done = true;
-    } else {
-      requests[i] = request;
-    }
-  }
   try {
-    const Deadline deadline(kCloseTimeout);
-    worker_.progress_until(
-        [&] {
-          for (const Sent& sent : goodbyes) {
-            if (!sent.done) return false;
-          }
-          return true;
-        },
-        deadline);
-    for (const auto& link : links_) {
-      if (say_goodbye && link->peer != options_.rank) link->endpoint->flush(deadline);
-    }
+    if (say_goodbye) say_goodbyes(Deadline(kCloseTimeout));
   } catch (const Error& error) {
     log(LogLevel::Warning, std::string("closing the ring: ") + error.what());
   }
-  for (std::size_t i = 0; i < links_.size(); ++i) {
-    if (requests[i] == nullptr) continue;
-    if (!goodbyes[i].done) ucp_request_cancel(worker_.get(), requests[i]);
-    // Force-closing the endpoint below completes a send still in flight; free it after.
-  }
-
   pool_.detach_all();
   for (const auto& link : links_) {
     if (link->goodbye_request != nullptr) {
@@ -301,18 +264,55 @@ void RingImpl::close_links(bool say_goodbye) noexcept {
   }
   pred_.reset();
   succ_.reset();
+  // Closing by force completes whatever is still in flight on the endpoints.
   for (const auto& link : links_) link->endpoint->close_by_force();
-  for (std::size_t i = 0; i < links_.size(); ++i) {
-    if (requests[i] != nullptr) ucp_request_free(requests[i]);
+  const auto settled = [this] {
+    for (const auto& link : links_) {
+      if (link->goodbye_request != nullptr || (link->goodbye_send && !link->goodbye_sent)) {
+        return false;
+      }
+    }
+    return true;
+  };
+  try {
+    worker_.progress_until(settled, Deadline(kCloseTimeout));
+  } catch (const Error& error) {
+    log(LogLevel::Warning, std::string("closing the ring: ") + error.what());
   }
-  // Cancelled goodbye receives complete during progress; drain them before the links go.
-  for (int i = 0; i < 100; ++i) {
-    bool pending = false;
-    for (const auto& link : links_) pending = pending || link->goodbye_request != nullptr;
-    if (!pending) break;
-    ucp_worker_progress(worker_.get());
+  for (auto& link : links_) {
+    if (link->goodbye_send && link->goodbye_sent) ucp_request_free(link->goodbye_send);
+    if (link->goodbye_request != nullptr || (link->goodbye_send && !link->goodbye_sent)) {
+      // UCX may still call back into this link: keep it alive rather than risk that.
+      log(LogLevel::Warning,
+          "closing the ring: the link to rank " + std::to_string(link->peer) + " did not settle");
+      (void)link.release();
+    }
   }
   worker_.set_after_progress(nullptr);
+}
+
+// Each neighbour gets a goodbye after everything sent to it before; the flush makes sure it has
+// arrived before the endpoint goes.
+void RingImpl::say_goodbyes(const Deadline& deadline) {
+  for (const auto& link : links_) {
+    if (link->peer == options_.rank || link->endpoint->failed() || link->goodbye_received) {
+      continue;
+    }
+    ucp_request_param_t param{};
+    param.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
+    param.cb.send = [](void*, ucs_status_t, void* user_data) {
+      static_cast<Link*>(user_data)->goodbye_sent = true;
+    };
+    param.user_data = link.get();
+    const ucs_status_ptr_t request = ucp_tag_send_nbx(link->endpoint->get(), nullptr, 0,
+                                                      ucx::goodbye_tag(options_.rank), &param);
+    if (UCS_PTR_IS_PTR(request)) link->goodbye_send = request;
+  }
+  for (const auto& link : links_) {
+    if (link->goodbye_send == nullptr) continue;
+    worker_.progress_until([&] { return link->goodbye_sent; }, deadline);
+    link->endpoint->flush(deadline);
+  }
 }
 
 }  // namespace detail

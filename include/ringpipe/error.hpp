@@ -33,6 +33,8 @@ class RINGPIPE_API Error : public std::runtime_error {
   Error(Errc code, const std::string& message);
 
   [[nodiscard]] Errc code() const noexcept { return code_; }
+  // what() without the leading "<Code>: ".
+  [[nodiscard]] std::string_view message() const noexcept;
 
  private:
   Errc code_;

@@ -9,9 +9,13 @@
 
 namespace ringpipe {
 
+class Request;
+
 namespace detail {
 class RequestState;
-}
+// Wraps a transport's request state (library-internal).
+Request make_request(RequestState* state) noexcept;
+}  // namespace detail
 
 // Waits without a deadline. Pass it explicitly; no other value means "forever".
 inline constexpr std::chrono::milliseconds kInfinite = std::chrono::milliseconds::max();
@@ -26,7 +30,6 @@ inline constexpr std::chrono::milliseconds kInfinite = std::chrono::milliseconds
 class RINGPIPE_API Request {
  public:
   Request() noexcept = default;
-  explicit Request(detail::RequestState* state) noexcept : state_(state) {}
   Request(Request&& other) noexcept;
   Request& operator=(Request&& other) noexcept;
   Request(const Request&) = delete;
@@ -48,6 +51,8 @@ class RINGPIPE_API Request {
   [[nodiscard]] bool empty() const noexcept { return state_ == nullptr; }
 
  private:
+  friend Request detail::make_request(detail::RequestState* state) noexcept;
+  explicit Request(detail::RequestState* state) noexcept : state_(state) {}
   void release() noexcept;
 
   detail::RequestState* state_ = nullptr;

@@ -1,6 +1,7 @@
 // ringpipe: a UCX endpoint to one neighbour.
 #include "ucx/endpoint.hpp"
 
+#include "log.hpp"
 #include "ucx/status.hpp"
 
 #include <cstdio>
@@ -24,23 +25,6 @@ void on_flushed(void* /*request*/, ucs_status_t status, void* user_data) {
   auto* state = static_cast<FlushState*>(user_data);
   state->done = true;
   state->status = status;
-}
-
-// Progresses until a UCX request returned by an _nbx call is complete; frees it.
-bool finish(Worker& worker, ucs_status_ptr_t request, FlushState& state,
-            const detail::Deadline& deadline) {
-  if (request == nullptr) return true;
-  if (UCS_PTR_IS_ERR(request)) {
-    state.status = UCS_PTR_STATUS(request);
-    return false;
-  }
-  const bool done = worker.progress_until([&] { return state.done; }, deadline);
-  if (!done) {
-    ucp_request_cancel(worker.get(), request);
-    while (!state.done) ucp_worker_progress(worker.get());
-  }
-  ucp_request_free(request);
-  return done && state.status == UCS_OK;
 }
 
 }  // namespace
@@ -69,21 +53,50 @@ void Endpoint::close_by_force() noexcept {
   param.flags = UCP_EP_CLOSE_FLAG_FORCE;
   const ucs_status_ptr_t request = ucp_ep_close_nbx(std::exchange(endpoint_, nullptr), &param);
   if (request == nullptr || UCS_PTR_IS_ERR(request)) return;
-  const detail::Deadline deadline(kCloseTimeout);
-  while (ucp_request_check_status(request) == UCS_INPROGRESS && !deadline.expired()) {
-    ucp_worker_progress(worker_.get());
+  const auto closed = [&] { return ucp_request_check_status(request) != UCS_INPROGRESS; };
+  try {
+    worker_.progress_until(closed, detail::Deadline(kCloseTimeout));
+  } catch (const Error& error) {
+    detail::log(detail::LogLevel::Warning, error.what());
   }
-  ucp_request_free(request);
+  if (closed()) {
+    ucp_request_free(request);
+  } else {
+    // Still UCX's: freeing it now could let UCX touch freed memory; the worker reclaims it.
+    detail::log(detail::LogLevel::Warning,
+                "closing the endpoint to rank " + std::to_string(peer_) + " did not finish");
+  }
 }
 
 bool Endpoint::flush(const detail::Deadline& deadline) {
   if (failed()) return false;
-  FlushState state;
+  // On the heap: if UCX never completes the flush, its callback may still run after we return.
+  auto* state = new FlushState;
   ucp_request_param_t param{};
   param.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
   param.cb.send = &on_flushed;
-  param.user_data = &state;
-  return finish(worker_, ucp_ep_flush_nbx(endpoint_, &param), state, deadline);
+  param.user_data = state;
+  const ucs_status_ptr_t request = ucp_ep_flush_nbx(endpoint_, &param);
+  if (request == nullptr || UCS_PTR_IS_ERR(request)) {
+    delete state;
+    return request == nullptr;
+  }
+  const auto flushed = [state] { return state->done; };
+  bool done = worker_.progress_until(flushed, deadline);
+  if (!done) {
+    // A flush cannot be cancelled; closing the endpoint completes it (with an error).
+    close_by_force();
+    done = worker_.progress_until(flushed, detail::Deadline(kCloseTimeout));
+  }
+  if (!done) {
+    detail::log(detail::LogLevel::Warning,
+                "flushing the endpoint to rank " + std::to_string(peer_) + " did not finish");
+    return false;
+  }
+  const bool ok = state->status == UCS_OK;
+  ucp_request_free(request);
+  delete state;
+  return ok;
 }
 
 std::string Endpoint::transports() const {

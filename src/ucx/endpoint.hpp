@@ -29,7 +29,8 @@ class Endpoint {
   [[nodiscard]] ucs_status_t failure() const noexcept { return failure_; }
 
   // Waits until every operation started on this endpoint has completed at the peer. Returns
-  // false if the deadline passed or the endpoint failed first.
+  // false if the endpoint failed, or if the deadline passed (the endpoint is then closed by
+  // force, which ends the flush).
   bool flush(const detail::Deadline& deadline);
 
   // Closes the endpoint now, without flushing: UCX completes its pending sends with an error.

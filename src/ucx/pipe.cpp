@@ -24,7 +24,11 @@ UcxPipe::UcxPipe(Worker& worker, Endpoint& endpoint, RequestPool& pool, Side sid
 }
 
 Request UcxPipe::isend(const void* data, std::size_t bytes, Tag tag) {
-  if (failure_) throw *failure_;
+  if (failure_) {
+    throw Error(failure_->code(), "isend on " + send_name_ + " tag " + std::to_string(tag) +
+                                      " size " + std::to_string(bytes) + ": " +
+                                      std::string(failure_->message()));
+  }
   if (endpoint_.get() == nullptr) {
     throw Error(Errc::Closed,
                 "isend on " + send_name_ + " tag " + std::to_string(tag) + ": the link is closed");
@@ -35,7 +39,7 @@ Request UcxPipe::isend(const void* data, std::size_t bytes, Tag tag) {
   }
   UcxRequest* request = pool_.acquire();
   request->start_send(*this, send_tag_base_ | tag, data, bytes, tag);
-  return Request(request);
+  return detail::make_request(request);
 }
 
 Request UcxPipe::irecv(void* data, std::size_t capacity, Tag tag) {
@@ -49,7 +53,7 @@ Request UcxPipe::irecv(void* data, std::size_t capacity, Tag tag) {
   UcxRequest* request = pool_.acquire();
   request->start_recv(*this, recv_tag_base_ | tag, data, capacity, tag);
   if (failure_ && !request->done()) request->cancel_with(*failure_);
-  return Request(request);
+  return detail::make_request(request);
 }
 
 std::string UcxPipe::describe() const {

@@ -65,6 +65,10 @@ void UcxRequest::on_send(void* request, ucs_status_t status, void* user_data) {
   auto* self = static_cast<UcxRequest*>(user_data);
   ucp_request_free(request);
   self->ucx_request_ = nullptr;
+  if (self->released_) {
+    delete self;  // its Request is gone; it waited only for this callback
+    return;
+  }
   self->complete(status, self->size_);
 }
 
@@ -73,6 +77,10 @@ void UcxRequest::on_recv(void* request, ucs_status_t status, const ucp_tag_recv_
   auto* self = static_cast<UcxRequest*>(user_data);
   if (!self->posting_) ucp_request_free(request);
   self->ucx_request_ = nullptr;
+  if (self->released_) {
+    delete self;
+    return;
+  }
   // On truncation UCX reports the sender's length, which the error message states.
   if (info != nullptr) self->recv_info_ = *info;
   self->complete(status, info != nullptr ? info->length : 0);
@@ -83,13 +91,17 @@ void UcxRequest::complete(ucs_status_t status, std::size_t bytes) noexcept {
   status_ = status;
   if (status == UCS_OK) bytes_ = bytes;
   // Cancelled because its edge failed: report the edge's failure, not "cancelled".
-  if (status == UCS_ERR_CANCELED && cancel_reason_) error_ = cancel_reason_;
+  if (status == UCS_ERR_CANCELED && cancel_reason_) error_ = in_context(*cancel_reason_);
+}
+
+Error UcxRequest::in_context(const Error& cause) const {
+  return Error(cause.code(), describe_operation() + ": " + std::string(cause.message()));
 }
 
 bool UcxRequest::test() {
   if (!done_ && pipe_ != nullptr) pipe_->worker().progress_once();
-  if (!done_) return false;
-  if (status_ != UCS_OK || error_) throw_failure();
+  if (!done_ && pipe_ != nullptr) return false;
+  if (!done_ || status_ != UCS_OK || error_) throw_failure();
   return true;
 }
 
@@ -111,7 +123,7 @@ void UcxRequest::wait(std::optional<std::chrono::milliseconds> timeout) {
       if (!error_) error_ = error;
     }
   }
-  if (status_ != UCS_OK || error_) throw_failure();
+  if (!done_ || status_ != UCS_OK || error_) throw_failure();
 }
 
 void UcxRequest::throw_failure() {
@@ -122,7 +134,7 @@ void UcxRequest::throw_failure() {
                                      " bytes does not fit the receive buffer of " +
                                      std::to_string(size_) + " bytes");
   }
-  if (pipe_ != nullptr && pipe_->failure()) throw *pipe_->failure();
+  if (pipe_ != nullptr && pipe_->failure()) throw in_context(*pipe_->failure());
   throw Error(errc_of(status_),
               describe_operation() + " failed after " +
                   detail::format_seconds(
@@ -169,14 +181,15 @@ void UcxRequest::finish_with_transport(const detail::Deadline& deadline) noexcep
 }
 
 void UcxRequest::release() noexcept {
-  if (!done_) {
-    if (pipe_ != nullptr && kind_ == Kind::Send) {
-      finish_with_transport(detail::Deadline(pipe_->op_timeout()));
-    } else {
-      finish_with_transport(detail::Deadline(kCancelTimeout));
-    }
+  // Sends wait no longer than receives: a Request's destructor must not block for long.
+  if (!done_) finish_with_transport(detail::Deadline(kCancelTimeout));
+  if (ucx_request_ != nullptr) {
+    // UCX still owns the operation (its link could not be closed): the callback frees this.
+    if (pool_ != nullptr) pool_->forget(this);
+    released_ = true;
+    return;
   }
-  if (pipe_ == nullptr && pool_ == nullptr) {
+  if (pool_ == nullptr) {
     delete this;  // detached from a Ring that is gone
     return;
   }
@@ -188,7 +201,6 @@ void UcxRequest::detach() noexcept {
   if (!done_ || status_ != UCS_OK) {
     error_ = Error(Errc::Closed, describe_operation() + ": the ring was closed");
   }
-  done_ = true;
   pipe_ = nullptr;
   pool_ = nullptr;
 }
@@ -212,10 +224,15 @@ UcxRequest* RequestPool::acquire() {
   return request;
 }
 
-void RequestPool::recycle(UcxRequest* request) noexcept {
+void RequestPool::forget(UcxRequest* request) noexcept {
   if (request->prev_ != nullptr) request->prev_->next_ = request->next_;
   if (request->next_ != nullptr) request->next_->prev_ = request->prev_;
   if (in_use_ == request) in_use_ = request->next_;
+  request->prev_ = request->next_ = nullptr;
+}
+
+void RequestPool::recycle(UcxRequest* request) noexcept {
+  forget(request);
   request->pipe_ = nullptr;
   request->ucx_request_ = nullptr;
   request->done_ = false;

@@ -56,6 +56,8 @@ class UcxRequest final : public detail::RequestState {
   void finish_with_transport(const detail::Deadline& deadline) noexcept;
   void after_post(ucs_status_ptr_t result);
   [[noreturn]] void throw_failure();
+  // `cause` (an edge's failure) restated for this operation.
+  [[nodiscard]] Error in_context(const Error& cause) const;
   [[nodiscard]] std::string describe_operation() const;
 
   RequestPool* pool_;
@@ -63,7 +65,8 @@ class UcxRequest final : public detail::RequestState {
   Kind kind_ = Kind::Send;
   void* ucx_request_ = nullptr;  // set while UCX owns an in-flight request
   bool done_ = false;
-  bool posting_ = false;  // inside ucp_tag_recv_nbx, whose callback may run before it returns
+  bool posting_ = false;   // inside ucp_tag_recv_nbx, whose callback may run before it returns
+  bool released_ = false;  // its Request is gone while UCX still owns the operation
   ucs_status_t status_ = UCS_OK;
   std::size_t size_ = 0;   // bytes to send, or receive capacity
   std::size_t bytes_ = 0;  // bytes transferred
@@ -88,6 +91,8 @@ class RequestPool {
 
   UcxRequest* acquire();
   void recycle(UcxRequest* request) noexcept;
+  // Drops a request from the in-use list without reusing it (UCX still owns its operation).
+  void forget(UcxRequest* request) noexcept;
 
   // Calls f(request) for every request in use (f may not acquire or recycle).
   template <typename F>
