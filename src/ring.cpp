@@ -122,7 +122,7 @@ const Options& checked(const Options& options) {
 }  // namespace
 
 RingImpl::RingImpl(const Options& options)
-    : options_(checked(options)), context_(options.ifname), worker_(context_, options.progress) {
+    : options_(checked(options)), context_(options.ifname, options.liveness_timeout), worker_(context_, options.progress) {
   set_log_rank(options.rank);
   const Deadline deadline(options.rendezvous_timeout);
 

@@ -3,6 +3,9 @@
 
 #include "ucx/status.hpp"
 
+#include <ringpipe/request.hpp>
+
+#include <algorithm>
 #include <cstdlib>
 #include <memory>
 
@@ -40,7 +43,7 @@ bool shared_memory_allowed() {
 
 }  // namespace
 
-Context::Context(const std::string& net_device) {
+Context::Context(const std::string& net_device, std::chrono::milliseconds liveness_timeout) {
   ucp_config_t* raw_config = nullptr;
   check(ucp_config_read(nullptr, nullptr, &raw_config), "cannot read the UCX configuration");
   const std::unique_ptr<ucp_config_t, ConfigDeleter> config(raw_config);
@@ -54,6 +57,13 @@ Context::Context(const std::string& net_device) {
     set_environment_default("SYSV_ERROR_HANDLING", "y");
   }
   if (!net_device.empty()) set_default(config.get(), "NET_DEVICES", net_device);
+  // UCX finds dead peers by keepalive rounds (every 20 s by default); two rounds per liveness
+  // timeout report a dead neighbour within it.
+  if (liveness_timeout != kInfinite) {
+    const auto interval =
+        std::max<std::chrono::milliseconds::rep>(liveness_timeout.count() / 2, 50);
+    set_default(config.get(), "KEEPALIVE_INTERVAL", std::to_string(interval) + "ms");
+  }
 
   ucp_params_t params{};
   params.field_mask = UCP_PARAM_FIELD_FEATURES | UCP_PARAM_FIELD_MT_WORKERS_SHARED |

@@ -3,6 +3,7 @@
 
 #include <ucp/api/ucp.h>
 
+#include <chrono>
 #include <string>
 
 namespace ringpipe::ucx {
@@ -11,8 +12,9 @@ namespace ringpipe::ucx {
 // (see README "UCX configuration"): a UCX_* variable set by the user always wins.
 class Context {
  public:
-  // `net_device` restricts network transports to one interface ("" = UCX's choice).
-  explicit Context(const std::string& net_device);
+  // `net_device` restricts network transports to one interface ("" = UCX's choice); a
+  // neighbour that died is detected within about `liveness_timeout`.
+  Context(const std::string& net_device, std::chrono::milliseconds liveness_timeout);
   Context(const Context&) = delete;
   Context& operator=(const Context&) = delete;
   ~Context();

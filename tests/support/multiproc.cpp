@@ -59,8 +59,37 @@ struct Child {
   bool exited = false;
 };
 
-[[noreturn]] void exec_rank(int rank, const std::map<std::string, std::string>& env, int listen_fd,
-                            int output_fd) {
+// Everything exec needs, built before fork: the child of a process that may run UCX threads
+// must not allocate.
+struct ExecPlan {
+  std::vector<std::string> strings;
+  std::vector<char*> argv;
+  std::vector<char*> envp;
+};
+
+ExecPlan plan_exec(int rank, const std::map<std::string, std::string>& overrides) {
+  std::map<std::string, std::string> env;
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    const std::string text = *entry;
+    const auto equals = text.find('=');
+    if (equals != std::string::npos) env[text.substr(0, equals)] = text.substr(equals + 1);
+  }
+  for (const auto& [name, value] : overrides) env[name] = value;
+  env[kChildVariable] = std::to_string(rank);
+
+  ExecPlan plan;
+  plan.strings = {"/proc/self/exe", "--gtest_filter=" + current_test_filter(), "--gtest_brief=1"};
+  const std::size_t argc = plan.strings.size();
+  for (const auto& [name, value] : env) plan.strings.push_back(name + "=" + value);
+  for (std::size_t i = 0; i < plan.strings.size(); ++i) {
+    (i < argc ? plan.argv : plan.envp).push_back(plan.strings[i].data());
+  }
+  plan.argv.push_back(nullptr);
+  plan.envp.push_back(nullptr);
+  return plan;
+}
+
+[[noreturn]] void exec_rank(const ExecPlan& plan, int listen_fd, int output_fd) {
   ::dup2(output_fd, STDOUT_FILENO);
   ::dup2(output_fd, STDERR_FILENO);
   if (listen_fd >= 0) {
@@ -68,12 +97,9 @@ struct Child {
     const int flags = ::fcntl(listen_fd, F_GETFD);
     ::fcntl(listen_fd, F_SETFD, flags & ~FD_CLOEXEC);
   }
-  for (const auto& [name, value] : env) ::setenv(name.c_str(), value.c_str(), 1);
-  ::setenv(kChildVariable, std::to_string(rank).c_str(), 1);
-  const std::string filter = "--gtest_filter=" + current_test_filter();
-  const char* argv[] = {"/proc/self/exe", filter.c_str(), "--gtest_brief=1", nullptr};
-  ::execv(argv[0], const_cast<char* const*>(argv));
-  std::fprintf(stderr, "cannot exec the test binary: %s\n", std::strerror(errno));
+  ::execve(plan.argv[0], plan.argv.data(), plan.envp.data());
+  static const char kMessage[] = "cannot exec the test binary\n";
+  [[maybe_unused]] const ssize_t ignored = ::write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
   ::_exit(127);
 }
 
@@ -128,11 +154,18 @@ std::vector<RankResult> spawn_ranks(int world_size, const std::function<void(int
     };
     if (rank == 0) env["RINGPIPE_LISTEN_FD"] = std::to_string(listen_fd);
     if (options.customize) options.customize(rank, env);
+    const ExecPlan plan = plan_exec(rank, env);
     int pipe_fds[2];
     if (::pipe2(pipe_fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
     const pid_t pid = ::fork();
-    if (pid == 0) exec_rank(rank, env, rank == 0 ? listen_fd : -1, pipe_fds[1]);
+    if (pid == 0) exec_rank(plan, rank == 0 ? listen_fd : -1, pipe_fds[1]);
     ::close(pipe_fds[1]);
+    if (pid < 0) {
+      ::close(pipe_fds[0]);
+      for (const Child& started : children) ::kill(started.pid, SIGKILL);
+      for (const Child& started : children) ::waitpid(started.pid, nullptr, 0);
+      throw std::runtime_error(std::string("fork failed: ") + std::strerror(errno));
+    }
     Child child;
     child.rank = rank;
     child.pid = pid;
@@ -145,6 +178,7 @@ std::vector<RankResult> spawn_ranks(int world_size, const std::function<void(int
   const auto deadline = start + options.timeout;
   std::size_t running = children.size();
   bool killed = false;
+  bool failed = false;
   while (running > 0) {
     std::vector<pollfd> fds;
     for (const Child& child : children) {
@@ -174,12 +208,15 @@ std::vector<RankResult> spawn_ranks(int world_size, const std::function<void(int
       child.result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
       if (WIFEXITED(status)) child.result.exit_code = WEXITSTATUS(status);
       if (WIFSIGNALED(status)) child.result.signal = WTERMSIG(status);
+      failed = failed || child.result.exit_code != 0;
     }
-    if (!killed && Clock::now() > deadline) {
-      // A hang is a failure with a message, never a stuck test run.
+    const bool expired = Clock::now() > deadline;
+    if (!killed && (expired || (failed && options.stop_on_failure))) {
+      // A hang is a failure with a message, never a stuck test run; after a failure the other
+      // ranks could only wait for the one that is gone.
       for (Child& child : children) {
         if (!child.exited) {
-          child.result.timed_out = true;
+          child.result.timed_out = expired;
           ::kill(child.pid, SIGKILL);
         }
       }
@@ -200,6 +237,7 @@ std::string describe_failures(const std::vector<RankResult>& results) {
     if (result.exit_code == 0 && !result.timed_out) continue;
     text << "rank " << result.rank << ": ";
     if (result.timed_out) text << "timed out and was killed; ";
+    if (result.exit_code < 0 && !result.timed_out) text << "stopped after another rank failed; ";
     if (result.signal) text << "killed by signal " << result.signal << "; ";
     if (result.exit_code >= 0) text << "exit code " << result.exit_code << "; ";
     const std::string& output = result.output;

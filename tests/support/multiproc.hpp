@@ -34,6 +34,9 @@ struct SpawnOptions {
   std::function<void(int rank, std::map<std::string, std::string>& env)> customize;
   // Ranks to start; default all. Leaving a rank out simulates one that never arrives.
   std::vector<int> ranks;
+  // Kill the other ranks as soon as one fails (exit code other than 0, or a signal), so a
+  // failing test ends at once instead of at its timeout.
+  bool stop_on_failure = true;
 };
 
 // Runs `body(rank)` in `world_size` processes; returns in the parent only.
