@@ -8,10 +8,12 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
+#include <system_error>
 
 namespace ringpipe {
 namespace {
@@ -35,6 +37,39 @@ ProcessRing& process_ring() {
     return created;
   }();
   return *state;
+}
+
+std::string errno_text() { return std::system_category().message(errno); }
+
+// C++ has no print() to replace, so "suppressed" means this process's stdout goes to
+// /dev/null; print(true, ...) writes to the saved original.
+void suppress_locked(ProcessRing& state, int rank, bool force_default) {
+  state.print_rank = rank;
+  state.force_default = force_default;
+  if (rank == 0 || force_default || state.suppressed) return;
+  std::fflush(stdout);
+  const int null_fd = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+  if (null_fd < 0)
+    throw Error(Errc::Internal, "suppress_output: cannot open /dev/null: " + errno_text());
+  const int original = ::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+  if (original < 0 || ::dup2(null_fd, STDOUT_FILENO) < 0) {
+    const std::string reason = errno_text();
+    ::close(null_fd);
+    if (original >= 0) ::close(original);
+    throw Error(Errc::Internal, "suppress_output: cannot redirect standard output: " + reason);
+  }
+  ::close(null_fd);
+  state.original_stdout = original;
+  state.suppressed = true;
+}
+
+void restore_stdout_locked(ProcessRing& state) {
+  if (!state.suppressed) return;
+  std::fflush(stdout);
+  ::dup2(state.original_stdout, STDOUT_FILENO);
+  ::close(state.original_stdout);
+  state.original_stdout = -1;
+  state.suppressed = false;
 }
 
 Ring& initialized_ring(const char* caller) {
@@ -85,7 +120,12 @@ void initialize_distributed(const std::string& head_ip, int port, int world_size
                     std::to_string(state.ring->world_size()) + ")");
   }
   state.ring = std::make_unique<Ring>(options);
+  if (options.listen_fd >= 0) {
+    // The ring has taken (and will close) the launcher's socket; a later ring listens anew.
+    ::unsetenv("RINGPIPE_LISTEN_FD");
+  }
   state.print_rank = rank;
+  suppress_locked(state, rank, /*force_default=*/false);  // as the seed does
 }
 
 PipeGroup& get_pipeline_parallel_pred_group() {
@@ -108,24 +148,15 @@ void finalize_distributed() {
   {
     std::lock_guard lock(state.mutex);
     ring = std::move(state.ring);
+    restore_stdout_locked(state);
+    state.force_default = false;
   }
 }
 
 void suppress_output(int rank, bool force_default) {
   ProcessRing& state = process_ring();
   std::lock_guard lock(state.mutex);
-  state.print_rank = rank;
-  state.force_default = force_default;
-  if (rank == 0 || force_default || state.suppressed) return;
-  std::fflush(stdout);
-  const int null_fd = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
-  if (null_fd < 0) {
-    throw Error(Errc::Internal, "suppress_output: cannot open /dev/null");
-  }
-  state.original_stdout = ::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
-  ::dup2(null_fd, STDOUT_FILENO);
-  ::close(null_fd);
-  state.suppressed = true;
+  suppress_locked(state, rank, force_default);
 }
 
 namespace detail {

@@ -13,8 +13,10 @@
 namespace ringpipe {
 
 // Joins the process-wide ring. comm_device is "cpu" or "gpu" (else Error{InvalidArgument};
-// "gpu" without GPU support: Error{Unsupported}). Timeouts and progress come from the
-// environment as in Options::from_env(). Calling it twice throws Error{InvalidArgument}.
+// "gpu" without GPU support: Error{Unsupported}). The arguments place the rank; only timeouts,
+// progress mode, interface, job id and a launcher's listen fd come from the environment (see
+// Options::from_env()). Like the seed, it then calls suppress_output(rank). Calling it twice
+// throws Error{InvalidArgument}.
 RINGPIPE_API void initialize_distributed(const std::string& head_ip, int port, int world_size,
                                          int rank, int local_rank, const std::string& comm_device);
 
@@ -26,7 +28,8 @@ RINGPIPE_API PipeGroup& get_pipeline_parallel_succ_group();
 RINGPIPE_API std::string get_comm_device();
 // The process-wide ring itself (for link_info, rank, ...).
 RINGPIPE_API Ring& get_ring();
-// Closes the process-wide ring (also done at exit); initialize_distributed may be called again.
+// Closes the process-wide ring (also done at exit) and restores standard output;
+// initialize_distributed may be called again.
 RINGPIPE_API void finalize_distributed();
 
 // From now on only rank 0's standard output is shown: other ranks' stdout goes to /dev/null.

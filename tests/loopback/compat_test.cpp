@@ -57,6 +57,31 @@ TEST(Compat, GroupsCarryActivationsForwardAndTokensAroundTheWrap) {
   }));
 }
 
+TEST(Compat, InitializeSuppressesOtherRanksAndFinalizeRestoresTheirOutput) {
+  const auto results = spawn_ranks(2, [](int rank) {
+    for (int round = 0; round < 2; ++round) {  // a second ring after finalize, same port
+      initialize_from_env();
+      std::printf("round %d during %d\n", round, rank);
+      std::fflush(stdout);
+      std::int64_t sent = round, received = -1;
+      Request receive = get_pipeline_parallel_pred_group().irecv(&received, sizeof received);
+      get_pipeline_parallel_succ_group().send(&sent, sizeof sent);
+      receive.wait();
+      if (received != round) print(true, "wrong value", received);
+      finalize_distributed();
+      std::printf("round %d after %d\n", round, rank);
+      std::fflush(stdout);
+    }
+  });
+  ASSERT_EQ(results.size(), 2u);
+  for (const auto& result : results)
+    EXPECT_EQ(result.exit_code, 0) << test::describe_failures(results);
+  EXPECT_NE(results[0].output.find("round 1 during 0"), std::string::npos) << results[0].output;
+  EXPECT_EQ(results[1].output.find("during 1"), std::string::npos) << results[1].output;
+  EXPECT_NE(results[1].output.find("round 1 after 1"), std::string::npos) << results[1].output;
+  EXPECT_EQ(results[1].output.find("wrong value"), std::string::npos) << results[1].output;
+}
+
 TEST(Compat, AccessorsBeforeInitializeAreInvalidArgument) {
   expect_error(Errc::InvalidArgument, "before initialize_distributed",
                [] { (void)get_pipeline_parallel_pred_group(); });
