@@ -29,7 +29,7 @@ constexpr std::chrono::milliseconds kTick{250};
 constexpr std::chrono::milliseconds kAbandonAfterKill{1000};
 constexpr int kLauncherFailure = 1;
 constexpr int kUsageFailure = 2;
-constexpr int kForwardedSignals[] = {SIGINT, SIGTERM, SIGHUP};
+constexpr int kForwardedSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
 
 // Write end of the self-pipe: signal handlers only write the signal number there, and the poll
 // loop does the real work outside signal context.
@@ -292,14 +292,14 @@ int main(int argc, char** argv) {
   ensure_standard_fds();
   const ParseResult parsed = parse_options(argc, argv);
   switch (parsed.status) {
-    case ParseStatus::kHelp:
+    case ParseStatus::Help:
       write_all(STDOUT_FILENO, usage());
       return 0;
-    case ParseStatus::kError:
+    case ParseStatus::Error:
       print_error(parsed.error);
       write_all(STDERR_FILENO, usage());
       return kUsageFailure;
-    case ParseStatus::kRun:
+    case ParseStatus::Run:
       break;
   }
   return run_job(parsed.options);

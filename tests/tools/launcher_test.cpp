@@ -228,7 +228,7 @@ TEST(Launcher, AllRanksSucceed) {
   EXPECT_EQ(lines_of(r.out).size(), 4u) << r.out;
 }
 
-TEST(Launcher, ManyRanks) {
+TEST(Launcher, SixtyFourRanksAllRunAndReport) {
   const LaunchResult r = launch_sh({"-n", "64"}, "echo \"r$RINGPIPE_RANK\"");
   EXPECT_EQ(r.exit_code, 0) << r.err;
   for (int rank = 0; rank < 64; ++rank) {
@@ -237,7 +237,7 @@ TEST(Launcher, ManyRanks) {
   }
 }
 
-TEST(Launcher, Environment) {
+TEST(Launcher, EveryRankSeesItsPlaceInTheRingAndNoForeignLauncherVariables) {
   LaunchOptions options;
   options.set_env = {
       {"RANK", "99"},        {"MASTER_ADDR", "10.0.0.1"},  {"OMPI_COMM_WORLD_RANK", "5"},
@@ -354,6 +354,23 @@ TEST(Launcher, ForwardsSigtermToRanks) {
   EXPECT_LT(r.elapsed_s, 5);
   EXPECT_NE(r.out.find("[0] got TERM\n"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("[1] got TERM\n"), std::string::npos) << r.out;
+}
+
+TEST(Launcher, RanksDieWithAKilledLauncher) {
+  LaunchOptions options;
+  std::vector<pid_t> ranks;
+  options.on_output = [&ranks](pid_t launcher, const std::string& out) {
+    if (!ranks.empty()) return;
+    const auto fields = parse_rank_fields(out);
+    if (fields.size() < 2) return;
+    for (const auto& [rank, values] : fields) ranks.push_back(std::stoi(values.at("pid")));
+    ::kill(launcher, SIGKILL);  // no chance to forward anything
+  };
+  // `exec` makes the shell's pid the rank's: the process the launcher started.
+  const LaunchResult r = launch_sh({"-n", "2"}, "echo pid=$$; exec sleep 60", options);
+  ASSERT_EQ(ranks.size(), 2u) << r.out << r.err;
+  EXPECT_EQ(r.exit_code, 128 + SIGKILL);
+  for (const pid_t pid : ranks) EXPECT_TRUE(eventually_gone(pid)) << "rank pid " << pid;
 }
 
 TEST(Launcher, PartialLastLine) {

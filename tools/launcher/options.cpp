@@ -33,7 +33,7 @@ std::optional<std::chrono::milliseconds> parse_grace(const std::string& text) {
 
 ParseResult fail(std::string message) {
   ParseResult result;
-  result.status = ParseStatus::kError;
+  result.status = ParseStatus::Error;
   result.error = std::move(message);
   return result;
 }
@@ -66,7 +66,7 @@ ParseResult parse_options(int argc, char** argv) {
       break;
     }
     if (arg == "-h" || arg == "--help") {
-      result.status = ParseStatus::kHelp;
+      result.status = ParseStatus::Help;
       return result;
     }
     // The first word that is not an option starts the program, so its own flags pass through.
@@ -112,7 +112,7 @@ ParseResult parse_options(int argc, char** argv) {
   options.program.assign(argv + i, argv + argc);
   if (!have_world_size) return fail("missing -n N (the number of ranks)");
   if (options.program.empty()) return fail("missing program to run");
-  result.status = ParseStatus::kRun;
+  result.status = ParseStatus::Run;
   return result;
 }
 

@@ -16,12 +16,12 @@ struct Options {
   std::vector<std::string> program;  // The program followed by its own arguments.
 };
 
-enum class ParseStatus { kRun, kHelp, kError };
+enum class ParseStatus { Run, Help, Error };
 
 struct ParseResult {
-  ParseStatus status = ParseStatus::kError;
+  ParseStatus status = ParseStatus::Error;
   Options options;
-  std::string error;  // Names the problem when status is kError.
+  std::string error;  // Names the problem when status is Error.
 };
 
 ParseResult parse_options(int argc, char** argv);

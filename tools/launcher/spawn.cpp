@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -107,7 +108,11 @@ std::vector<char*> as_argv(std::vector<std::string>& strings) {
 [[noreturn]] void exec_rank(const Job& job, int rank, char** argv, char** envp, int stdout_fd,
                             int stderr_fd) {
   ::setpgid(0, 0);
-  for (const int sig : {SIGINT, SIGTERM, SIGHUP, SIGCHLD, SIGPIPE}) ::signal(sig, SIG_DFL);
+  // A rank must not outlive a launcher that was killed (it can no longer forward signals or
+  // stop the ring); the check closes the race with a launcher that died before prctl.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != job.launcher_pid) ::_exit(kExecFailedStatus);
+  for (const int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD, SIGPIPE}) ::signal(sig, SIG_DFL);
   ::sigprocmask(SIG_SETMASK, &job.original_mask, nullptr);
   ::setrlimit(RLIMIT_NOFILE, &job.original_nofile);
 

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <cstdint>
 #include <optional>
@@ -20,6 +21,7 @@ struct Job {
   std::uint16_t port = 0;
   std::uint64_t job_id = 0;
   std::string token;  // 64 hex digits.
+  pid_t launcher_pid = ::getpid();
   // Launcher state that a rank must not inherit.
   sigset_t original_mask{};
   rlimit original_nofile{};
