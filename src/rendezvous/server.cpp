@@ -20,6 +20,8 @@ namespace {
 constexpr std::size_t kMaxConnections = 8192;
 // The loop wakes at least this often to expire silent connections and notice `stop`.
 constexpr int kPollCapMs = 100;
+// How long the head stops accepting after running out of file descriptors.
+constexpr auto kAcceptPause = std::chrono::milliseconds(100);
 // How long the head keeps trying to deliver a final Error frame to ranks.
 constexpr auto kFarewellTimeout = std::chrono::milliseconds(1000);
 
@@ -62,7 +64,10 @@ void RendezvousServer::run(const detail::Deadline& deadline, const std::atomic<b
     }
 
     fds.clear();
-    fds.push_back({listener_.fd(), POLLIN, 0});
+    // While out of descriptors the listener stays readable; not polling it for a moment keeps
+    // the loop from spinning until connections close.
+    const bool accepting = detail::Clock::now() >= accept_paused_until_;
+    fds.push_back({listener_.fd(), static_cast<short>(accepting ? POLLIN : 0), 0});
     for (const auto& connection : connections_) {
       const short events = static_cast<short>(POLLIN | (connection->out.empty() ? 0 : POLLOUT));
       fds.push_back({connection->socket.fd(), events, 0});
@@ -123,6 +128,16 @@ void RendezvousServer::accept_all() {
     const int fd = accept4(listener_.fd(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno == EMFILE || errno == ENFILE) {
+        if (detail::Clock::now() >= accept_paused_until_) {
+          detail::log(detail::LogLevel::Warning,
+                      "rendezvous: out of file descriptors with " +
+                          std::to_string(connections_.size()) +
+                          " connections open; raise the limit (ulimit -n) for large rings");
+        }
+        accept_paused_until_ = detail::Clock::now() + kAcceptPause;
+        return;
+      }
       if (errno != EAGAIN && errno != EWOULDBLOCK) {
         detail::log(detail::LogLevel::Warning,
                     std::string("rendezvous: accept failed: ") + std::strerror(errno));

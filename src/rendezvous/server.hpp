@@ -70,6 +70,7 @@ class RendezvousServer {
   int joined_ = 0;
   int ready_ = 0;
   bool peers_sent_ = false;
+  detail::Clock::time_point accept_paused_until_{};
   struct Failure {
     Errc code;
     std::string message;
