@@ -1,0 +1,113 @@
+// The rendezvous head in this process, driven by raw client sockets.
+#include <ringpipe/error.hpp>
+
+#include "rendezvous/server.hpp"
+#include "rendezvous/socket.hpp"
+#include "rendezvous/wire.hpp"
+#include "ringpipe_config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <sys/socket.h>
+
+#include <atomic>
+#include <chrono>
+#include <exception>
+#include <thread>
+
+namespace ringpipe::rendezvous {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+// A head for `world_size` ranks on a thread; run()'s outcome is kept for the test.
+class HeadThread {
+ public:
+  HeadThread(int world_size, std::chrono::milliseconds hello_timeout,
+             std::chrono::milliseconds timeout)
+      : server_(listen_on("127.0.0.1", 0),
+                ServerConfig{world_size, 7, 0, RINGPIPE_VERSION, hello_timeout}),
+        thread_([this, timeout] {
+          try {
+            server_.run(detail::Deadline(timeout), stop_);
+          } catch (const Error& error) {
+            code_ = error.code();
+            what_ = error.what();
+          }
+          finished_ = true;
+        }) {}
+  ~HeadThread() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+
+  [[nodiscard]] std::uint16_t port() const { return server_.port(); }
+  [[nodiscard]] bool finished() const { return finished_; }
+  void join() { thread_.join(); }
+  Errc code() const { return code_; }
+  const std::string& what() const { return what_; }
+
+ private:
+  RendezvousServer server_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> finished_{false};
+  Errc code_ = Errc::Internal;
+  std::string what_;
+  std::thread thread_;
+};
+
+Socket connect_raw(std::uint16_t port) {
+  return connect_to("127.0.0.1", port, detail::Deadline(2s));
+}
+
+// Seconds until the head closes `socket` (0 bytes read), at most `limit`.
+double seconds_until_closed(const Socket& socket, std::chrono::seconds limit) {
+  const auto start = Clock::now();
+  std::byte byte;
+  while (Clock::now() - start < limit) {
+    if (wait_readable(socket.fd(), detail::Deadline(100ms)) &&
+        ::recv(socket.fd(), &byte, 1, MSG_DONTWAIT) == 0) {
+      break;
+    }
+  }
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+TEST(RendezvousHead, SilentConnectionIsDroppedAfterTheHelloTimeout) {
+  HeadThread head(2, 300ms, 10s);
+  const Socket silent = connect_raw(head.port());
+  const double closed_after = seconds_until_closed(silent, 5s);
+  EXPECT_GE(closed_after, 0.2);
+  EXPECT_LT(closed_after, 2.0);
+  EXPECT_FALSE(head.finished()) << "a silent client must not end the rendezvous";
+}
+
+TEST(RendezvousHead, RankThatLeavesBeforeTheRingFormedFailsEveryoneNamingIt) {
+  HeadThread head(3, 5s, 10s);
+  Socket waiting = connect_raw(head.port());
+  Hello hello;
+  hello.library_version = RINGPIPE_VERSION;
+  hello.world_size = 3;
+  hello.job_id = 7;
+  hello.rank = 0;
+  send_all(waiting.fd(), encode(hello), detail::Deadline(1s), "head");
+  {
+    Socket leaving = connect_raw(head.port());
+    hello.rank = 1;
+    send_all(leaving.fd(), encode(hello), detail::Deadline(1s), "head");
+    std::this_thread::sleep_for(100ms);  // joined; then the process dies
+  }
+  const auto start = Clock::now();
+  head.join();
+  EXPECT_LT(std::chrono::duration<double>(Clock::now() - start).count(), 2.0);
+  EXPECT_EQ(head.code(), Errc::PeerFailed) << head.what();
+  EXPECT_NE(head.what().find("rank 1"), std::string::npos) << head.what();
+  // The rank still waiting is told why, instead of waiting for its own timeout.
+  std::byte header[kHeaderSize];
+  recv_exact(waiting.fd(), header, detail::Deadline(2s), "head");
+  EXPECT_EQ(decode_header(header).type, FrameType::Error);
+}
+
+}  // namespace
+}  // namespace ringpipe::rendezvous
