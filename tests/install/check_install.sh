@@ -27,3 +27,14 @@ done
 c++ -std=c++20 -Wall -Wextra -Werror "$here/consumer.cpp" $cflags $libs -o "$root/consumer"
 lib_dir=$(dirname "$(find "$root" -name 'libringpipe.so' | head -n 1)")
 LD_LIBRARY_PATH="$lib_dir" "$root/consumer"
+
+# The static library, with the private dependencies pkg-config lists for static linking.
+static_lib="$lib_dir/libringpipe.a"
+[ -f "$static_lib" ] || { echo "libringpipe.a was not installed"; exit 1; }
+static_libs=$(pkg-config --static --libs ringpipe | sed 's/-lringpipe//')
+c++ -std=c++20 -Wall -Wextra -Werror "$here/consumer.cpp" $cflags "$static_lib" $static_libs \
+  -pthread -o "$root/consumer-static"
+if ldd "$root/consumer-static" | grep -q libringpipe; then
+  echo "the static consumer loads libringpipe.so"; exit 1
+fi
+"$root/consumer-static"
