@@ -86,6 +86,8 @@ std::string usage() {
          "  -f, --stepfactor FACTOR   multiply the size by FACTOR each step (default 4)\n"
          "  -n, --iters N             timed iterations per size (default 20)\n"
          "  -w, --warmup N            untimed iterations before them (default 5)\n"
+         "  --corrupt-every N         self-test: damage one received byte every N iterations;\n"
+         "                            the run must then report wrong data and exit 1\n"
          "  -h, --help                show this help\n"
          "\n"
          "Sizes may not exceed 4G. Exit status: 0 if every byte arrived intact, 1 on wrong data\n"
@@ -103,7 +105,7 @@ ParseResult parse_args(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
     if (arg == "-h" || arg == "--help") {
-      result.status = ParseStatus::kHelp;
+      result.status = ParseStatus::Help;
       return result;
     }
     std::string_view name = arg;
@@ -122,7 +124,7 @@ ParseResult parse_args(int argc, char** argv) {
     if (name == "--iters") name = "-n";
     if (name == "--warmup") name = "-w";
     if (name != "--sizes" && name != "-b" && name != "-e" && name != "-f" && name != "-n" &&
-        name != "-w") {
+        name != "-w" && name != "--corrupt-every") {
       return fail("unknown option '" + std::string(arg) + "'");
     }
     if (!value) {
@@ -142,6 +144,10 @@ ParseResult parse_args(int argc, char** argv) {
     } else if (name == "-f") {
       factor = parse_int<std::size_t>(*value, 2, std::size_t{1} << 20);
       if (!factor) return fail(given + " expects an integer factor >= 2, got " + shown);
+    } else if (name == "--corrupt-every") {
+      const auto every = parse_int<int>(*value, 1, kMaxIterations);
+      if (!every) return fail(given + " expects an integer >= 1, got " + shown);
+      options.corrupt_every = *every;
     } else {
       const int min = name == "-n" ? 1 : 0;
       const auto count = parse_int<int>(*value, min, kMaxIterations);
@@ -163,7 +169,7 @@ ParseResult parse_args(int argc, char** argv) {
       return fail("-b (" + std::to_string(min) + ") exceeds -e (" + std::to_string(max) + ")");
     options.sizes = geometric_sweep(min, max, factor.value_or(kDefaultFactor));
   }
-  result.status = ParseStatus::kRun;
+  result.status = ParseStatus::Run;
   return result;
 }
 

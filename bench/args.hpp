@@ -18,14 +18,17 @@ struct BenchOptions {
   std::vector<std::size_t> sizes;  // message sizes in bytes, in the order they run
   int iterations = 20;
   int warmup = 5;
+  // Self-test of the checker: damage one received byte every this many iterations (0 = never),
+  // so the run must report wrong data and fail.
+  int corrupt_every = 0;
 };
 
-enum class ParseStatus { kRun, kHelp, kError };
+enum class ParseStatus { Run, Help, Error };
 
 struct ParseResult {
-  ParseStatus status = ParseStatus::kError;
+  ParseStatus status = ParseStatus::Error;
   BenchOptions options;
-  std::string error;  // names the problem when status is kError
+  std::string error;  // names the problem when status is Error
 };
 
 ParseResult parse_args(int argc, char** argv);

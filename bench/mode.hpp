@@ -28,6 +28,8 @@ class Mode {
   virtual void transfer(std::size_t bytes) = 0;
   // Untimed: how many bytes of this iteration arrived wrong (a wrong length counts too).
   [[nodiscard]] virtual std::uint64_t verify(std::size_t bytes, std::uint64_t iteration) = 0;
+  // Untimed, for --corrupt-every: flips a byte of what this iteration received.
+  virtual void damage_received() = 0;
 };
 
 // Every rank sends to its successor while receiving from its predecessor. Buffers are sized

@@ -73,6 +73,9 @@ SizeResults measure(Mode& mode, std::size_t bytes, const BenchOptions& options) 
     const auto start = Clock::now();
     mode.transfer(bytes);
     const std::chrono::duration<double> elapsed = Clock::now() - start;
+    if (options.corrupt_every > 0 && (iteration + 1) % options.corrupt_every == 0) {
+      mode.damage_received();
+    }
     results.wrong_bytes += mode.verify(bytes, iteration);
     if (iteration >= static_cast<std::uint64_t>(options.warmup)) {
       results.seconds.push_back(elapsed.count());
@@ -112,13 +115,13 @@ int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   const ring_bw::ParseResult parsed = ring_bw::parse_args(argc, argv);
   switch (parsed.status) {
-    case ring_bw::ParseStatus::kHelp:
+    case ring_bw::ParseStatus::Help:
       std::fputs(ring_bw::usage().c_str(), stdout);
       return 0;
-    case ring_bw::ParseStatus::kError:
+    case ring_bw::ParseStatus::Error:
       std::fprintf(stderr, "ring_bw: %s\nTry 'ring_bw --help'.\n", parsed.error.c_str());
       return 2;
-    case ring_bw::ParseStatus::kRun:
+    case ring_bw::ParseStatus::Run:
       break;
   }
   try {

@@ -41,6 +41,8 @@ class RingMode final : public Mode {
                                             pattern_seed(ring_.pred().peer(), iteration, bytes));
   }
 
+  void damage_received() override { receive_[0] ^= std::byte{0xff}; }
+
  private:
   ringpipe::Ring& ring_;
   std::vector<std::byte> send_;

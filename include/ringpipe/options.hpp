@@ -43,7 +43,8 @@ struct RINGPIPE_API Options {
   std::chrono::milliseconds rendezvous_timeout{std::chrono::seconds(60)};
   // Default deadline of send/recv/wait calls that are given none.
   std::chrono::milliseconds op_timeout{std::chrono::seconds(300)};
-  // A neighbour that makes no progress for this long is reported as stalled.
+  // A neighbour that died is reported (Errc::PeerFailed) within about this long; it sets the
+  // transport's keepalive interval.
   std::chrono::milliseconds liveness_timeout{std::chrono::seconds(30)};
   ProgressMode progress = ProgressMode::Adaptive;
 
