@@ -37,9 +37,9 @@ void UcxRequest::start_send(UcxPipe& pipe, std::uint64_t ucx_tag, const void* da
 void UcxRequest::start_recv(UcxPipe& pipe, std::uint64_t ucx_tag, void* data, std::size_t capacity,
                             Tag tag) {
   ucp_request_param_t param = begin(pipe, Kind::Recv, capacity, tag);
-  // A receive that UCX 1.13 completed in place reported length 0 here (seen with eager messages
-  // that were already waiting), so every receive completes through the callback, which is
-  // always given the length.
+  // With UCP_OP_ATTR_FIELD_RECV_INFO, receives that UCX 1.13 completed in place (eager messages
+  // already waiting) reported length 0 in our tests; completing every receive through the
+  // callback, which is always given the length, avoids that.
   param.op_attr_mask |= UCP_OP_ATTR_FLAG_NO_IMM_CMPL;
   param.cb.recv = &UcxRequest::on_recv;
   posting_ = true;
@@ -48,7 +48,7 @@ void UcxRequest::start_recv(UcxPipe& pipe, std::uint64_t ucx_tag, void* data, st
 }
 
 void UcxRequest::after_post(ucs_status_ptr_t result) {
-  if (result == nullptr) {  // completed in place; UCX wrote recv_info_ for a receive
+  if (result == nullptr) {  // a send completed in place (receives never do, see start_recv)
     done_ = true;
     status_ = UCS_OK;
   } else if (UCS_PTR_IS_ERR(result)) {
