@@ -120,10 +120,6 @@ void initialize_distributed(const std::string& head_ip, int port, int world_size
                     std::to_string(state.ring->world_size()) + ")");
   }
   state.ring = std::make_unique<Ring>(options);
-  if (options.listen_fd >= 0) {
-    // The ring has taken (and will close) the launcher's socket; a later ring listens anew.
-    ::unsetenv("RINGPIPE_LISTEN_FD");
-  }
   state.print_rank = rank;
   suppress_locked(state, rank, /*force_default=*/false);  // as the seed does
 }

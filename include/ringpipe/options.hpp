@@ -33,7 +33,8 @@ struct RINGPIPE_API Options {
   std::string head = "127.0.0.1";  // rank 0's address (name or IP): it hosts the rendezvous
   std::uint16_t port = 0;          // rendezvous port; 0 lets rank 0 pick a free one
   // A socket rank 0 already listens on (-1 = none). Launchers bind port 0 themselves, publish
-  // the port to every rank and hand this socket to rank 0, so no port is ever guessed.
+  // the port to every rank and hand this socket to rank 0, so no port is ever guessed. It
+  // stays open (ringpipe uses a duplicate), so later rings of the process can use it again.
   int listen_fd = -1;
   int world_size = 1;
   int rank = 0;

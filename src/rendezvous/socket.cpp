@@ -162,9 +162,15 @@ Socket adopt_listener(int fd, std::uint16_t port) {
                                            std::to_string(local_port(fd)) + ", not on port " +
                                            std::to_string(port) + " as the other ranks are told");
   }
-  fcntl(fd, F_SETFD, FD_CLOEXEC);
-  set_nonblocking(fd);
-  return Socket(fd);
+  // A duplicate: the caller's descriptor stays open, so the port stays reserved for a later
+  // ring of the same job instead of returning to the pool other processes bind from.
+  Socket socket(fcntl(fd, F_DUPFD_CLOEXEC, 0));
+  if (!socket.valid()) {
+    throw Error(Errc::Internal, "cannot duplicate listen fd " + std::to_string(fd) + ": " +
+                                    errno_text(errno));
+  }
+  set_nonblocking(socket.fd());
+  return socket;
 }
 
 Socket connect_to(const std::string& host, std::uint16_t port, const detail::Deadline& deadline) {

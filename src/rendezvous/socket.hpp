@@ -36,8 +36,9 @@ std::uint16_t local_port(int fd);
 
 // Binds and listens on `host:port` (port 0 picks a free one). Throws Error naming the address.
 Socket listen_on(const std::string& host, std::uint16_t port);
-// Adopts a socket a launcher already listens on; throws InvalidArgument if it is not one, or if
-// it listens on another port than `port` (0 = any).
+// Uses a socket a launcher already listens on (through a duplicate; `fd` stays open and the
+// caller's). Throws InvalidArgument if it is not one, or if it listens on another port than
+// `port` (0 = any).
 Socket adopt_listener(int fd, std::uint16_t port);
 
 // Connects to `host:port`, retrying refused connections until the deadline (the head may not
