@@ -3,104 +3,24 @@
 #include <ringpipe/options.hpp>
 #include <ringpipe/request.hpp>
 
+#include "env_guard.hpp"
+#include "invalid_argument.hpp"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <cstdint>
-#include <cstdlib>
 #include <functional>
-#include <optional>
 #include <string>
-#include <utility>
-#include <vector>
 
 namespace ringpipe {
 namespace {
 
 using std::chrono::milliseconds;
-
-// Every variable from_env() reads. Tests start with all of them unset, whatever the launcher
-// running the tests (torchrun, mpirun, srun) exported.
-constexpr const char* kEnvVars[] = {
-    "RINGPIPE_HEAD",
-    "MASTER_ADDR",
-    "RINGPIPE_PORT",
-    "MASTER_PORT",
-    "RINGPIPE_WORLD_SIZE",
-    "WORLD_SIZE",
-    "OMPI_COMM_WORLD_SIZE",
-    "SLURM_NTASKS",
-    "RINGPIPE_RANK",
-    "RANK",
-    "OMPI_COMM_WORLD_RANK",
-    "SLURM_PROCID",
-    "RINGPIPE_LOCAL_RANK",
-    "LOCAL_RANK",
-    "OMPI_COMM_WORLD_LOCAL_RANK",
-    "SLURM_LOCALID",
-    "RINGPIPE_COMM_DEVICE",
-    "RINGPIPE_RENDEZVOUS_TIMEOUT_S",
-    "RINGPIPE_OP_TIMEOUT_S",
-    "RINGPIPE_LIVENESS_TIMEOUT_S",
-    "RINGPIPE_PROGRESS",
-    "RINGPIPE_IFNAME",
-    "RINGPIPE_JOB_ID",
-    "RINGPIPE_LISTEN_FD",
-};
-
-// Saves and clears the variables above; restores them when destroyed.
-class EnvGuard {
- public:
-  EnvGuard() {
-    for (const char* name : kEnvVars) {
-      const char* value = std::getenv(name);
-      saved_.emplace_back(name,
-                          value != nullptr ? std::optional<std::string>(value) : std::nullopt);
-      ::unsetenv(name);
-    }
-  }
-  ~EnvGuard() {
-    for (const auto& [name, value] : saved_) {
-      if (value) {
-        ::setenv(name, value->c_str(), 1);
-      } else {
-        ::unsetenv(name);
-      }
-    }
-  }
-  EnvGuard(const EnvGuard&) = delete;
-  EnvGuard& operator=(const EnvGuard&) = delete;
-
- private:
-  std::vector<std::pair<const char*, std::optional<std::string>>> saved_;
-};
-
-void set_env(const char* name, const char* value) { ASSERT_EQ(::setenv(name, value, 1), 0); }
-
-// Runs `fn`, expects Error{InvalidArgument} and returns its what() ("" if none was thrown).
-std::string invalid_argument_message(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), Errc::InvalidArgument) << e.what();
-    return e.what();
-  }
-  ADD_FAILURE() << "expected Error{InvalidArgument}, nothing was thrown";
-  return "";
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
-class OptionsFromEnv : public ::testing::Test {
- protected:
-  void SetUp() override { guard_.emplace(); }
-  void TearDown() override { guard_.reset(); }
-
- private:
-  std::optional<EnvGuard> guard_;
-};
+using test::contains;
+using test::invalid_argument_message;
+using test::OptionsFromEnv;
+using test::set_env;
 
 TEST(OptionsNames, ToStringNamesEveryEnumerator) {
   EXPECT_EQ(to_string(CommDevice::Cpu), "cpu");
@@ -330,83 +250,6 @@ TEST_F(OptionsFromEnv, RankWithoutWorldSizeSaysTheWorldSizeIsTheDefault) {
   EXPECT_TRUE(contains(message, "SLURM_PROCID=\"1\"")) << message;
   EXPECT_TRUE(contains(message, "default world size 1")) << message;
 }
-
-// One malformed value: from_env() must throw InvalidArgument naming the variable and the value.
-struct BadValue {
-  const char* test_name;
-  const char* variable;
-  const char* value;
-};
-
-class OptionsFromEnvBadValue : public OptionsFromEnv,
-                               public ::testing::WithParamInterface<BadValue> {};
-
-TEST_P(OptionsFromEnvBadValue, ThrowsInvalidArgumentNamingVariableAndValue) {
-  const BadValue& bad = GetParam();
-  set_env(bad.variable, bad.value);
-  const std::string message = invalid_argument_message([] { Options::from_env(); });
-  EXPECT_TRUE(contains(message, bad.variable)) << message;
-  EXPECT_TRUE(contains(message, std::string("\"") + bad.value + "\"")) << message;
-}
-
-constexpr BadValue kBadValues[] = {
-    {"RankNonNumber", "RANK", "abc"},
-    {"RankTrailingGarbage", "RANK", "1x"},
-    {"RankTrailingSpace", "RANK", "1 "},
-    {"RankLeadingSpace", "RANK", " 1"},
-    {"RankNegative", "RINGPIPE_RANK", "-1"},
-    {"RankNegativeZero", "RINGPIPE_RANK", "-0"},
-    {"RankPlusSign", "RINGPIPE_RANK", "+0"},
-    {"RankOverflowsInt", "OMPI_COMM_WORLD_RANK", "2147483648"},
-    {"RankOverflowsU64", "SLURM_PROCID", "99999999999999999999999"},
-    {"RankEmpty", "RANK", ""},
-    {"RankHex", "RANK", "0x1"},
-    {"RankFractional", "RANK", "1.0"},
-    {"WorldSizeZero", "WORLD_SIZE", "0"},
-    {"WorldSizeTooLarge", "RINGPIPE_WORLD_SIZE", "65537"},
-    {"WorldSizeEmpty", "SLURM_NTASKS", ""},
-    {"WorldSizeNegative", "OMPI_COMM_WORLD_SIZE", "-4"},
-    {"LocalRankNegative", "LOCAL_RANK", "-1"},
-    {"LocalRankNonNumber", "SLURM_LOCALID", "zero"},
-    {"PortTooLarge", "MASTER_PORT", "65536"},
-    {"PortNegative", "RINGPIPE_PORT", "-1"},
-    {"PortEmpty", "MASTER_PORT", ""},
-    {"PortTrailingGarbage", "RINGPIPE_PORT", "80http"},
-    {"HeadEmpty", "MASTER_ADDR", ""},
-    {"HeadWithSpace", "RINGPIPE_HEAD", "node 0"},
-    {"DeviceUnknown", "RINGPIPE_COMM_DEVICE", "tpu"},
-    {"DeviceEmpty", "RINGPIPE_COMM_DEVICE", ""},
-    {"ProgressUnknown", "RINGPIPE_PROGRESS", "sleepy"},
-    {"ProgressEmpty", "RINGPIPE_PROGRESS", ""},
-    {"TimeoutZero", "RINGPIPE_OP_TIMEOUT_S", "0"},
-    {"TimeoutZeroFraction", "RINGPIPE_OP_TIMEOUT_S", "0.0"},
-    {"TimeoutNegative", "RINGPIPE_RENDEZVOUS_TIMEOUT_S", "-1"},
-    {"TimeoutNan", "RINGPIPE_LIVENESS_TIMEOUT_S", "nan"},
-    {"TimeoutTooLarge", "RINGPIPE_OP_TIMEOUT_S", "1000001"},
-    {"TimeoutOverflow", "RINGPIPE_OP_TIMEOUT_S", "1e999"},
-    {"TimeoutTrailingUnit", "RINGPIPE_OP_TIMEOUT_S", "30s"},
-    {"TimeoutEmpty", "RINGPIPE_LIVENESS_TIMEOUT_S", ""},
-    {"TimeoutNegativeInf", "RINGPIPE_OP_TIMEOUT_S", "-inf"},
-    {"IfnameEmpty", "RINGPIPE_IFNAME", ""},
-    {"IfnameTooLong", "RINGPIPE_IFNAME", "abcdefghijklmnop"},
-    {"IfnameWithSlash", "RINGPIPE_IFNAME", "eth/0"},
-    {"IfnameWithSpace", "RINGPIPE_IFNAME", "eth 0"},
-    {"JobIdNonNumber", "RINGPIPE_JOB_ID", "job7"},
-    {"JobIdNegative", "RINGPIPE_JOB_ID", "-1"},
-    {"JobIdOverflow", "RINGPIPE_JOB_ID", "18446744073709551616"},
-    {"JobIdHexOverflow", "RINGPIPE_JOB_ID", "0x10000000000000000"},
-    {"JobIdBareHexPrefix", "RINGPIPE_JOB_ID", "0x"},
-    {"JobIdBadHexDigit", "RINGPIPE_JOB_ID", "0xfg"},
-    {"JobIdEmpty", "RINGPIPE_JOB_ID", ""},
-    {"ListenFdNegative", "RINGPIPE_LISTEN_FD", "-1"},
-    {"ListenFdNonNumber", "RINGPIPE_LISTEN_FD", "stdin"},
-};
-
-INSTANTIATE_TEST_SUITE_P(EveryBadValueClass, OptionsFromEnvBadValue,
-                         ::testing::ValuesIn(kBadValues),
-                         [](const ::testing::TestParamInfo<BadValue>& param_info) {
-                           return std::string(param_info.param.test_name);
-                         });
 
 TEST(OptionsValidate, DefaultsAreValid) { EXPECT_NO_THROW(Options{}.validate()); }
 

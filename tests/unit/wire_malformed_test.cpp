@@ -1,9 +1,10 @@
-// Unit tests of the rendezvous wire format: round trips of every frame, and rejection of every
-// class of malformed input with Error{ProtocolMismatch} (never a crash, an over-read or another
-// exception type).
+// Unit tests of the rendezvous wire format: rejection of every class of malformed input with
+// Error{ProtocolMismatch} (never a crash, an over-read or another exception type).
 #include <ringpipe/error.hpp>
 
 #include "rendezvous/wire.hpp"
+
+#include "wire_samples.hpp"
 
 #include <gtest/gtest.h>
 
@@ -11,215 +12,28 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
-#include <initializer_list>
 #include <random>
 #include <span>
 #include <string>
-#include <string_view>
-#include <utility>
 #include <vector>
 
 namespace ringpipe::rendezvous {
 namespace {
 
-using Bytes = std::vector<std::byte>;
-
-Bytes patterned_blob(std::size_t size, unsigned seed) {
-  Bytes blob(size);
-  std::mt19937 random(seed);
-  for (std::byte& b : blob) b = static_cast<std::byte>(random());
-  return blob;
-}
-
-Hello sample_hello() {
-  Hello hello;
-  hello.library_version = "0.1.0";
-  hello.world_size = 8;
-  hello.rank = 5;
-  hello.local_rank = 1;
-  hello.job_id = 0x0123456789abcdefull;
-  hello.comm_device = 1;
-  hello.host = "node-17.cluster";
-  // Bytes that a string terminator or a sign extension would damage.
-  hello.host_identity = std::string("node-17/boot\0id\xff\x80", 17);
-  hello.address = patterned_blob(1536, 1);
-  return hello;
-}
-
-PeerRecord sample_record(std::uint32_t rank, unsigned seed) {
-  return PeerRecord{rank, "host-" + std::to_string(rank), "host-" + std::to_string(rank) + "/boot",
-                    patterned_blob(300 + seed, seed)};
-}
-
-Peers sample_peers() { return Peers{sample_record(4, 2), sample_record(6, 3)}; }
-
-// The payload of a whole frame, after checking its header says `type` and the right size.
-Bytes payload_of(const Bytes& frame, FrameType type) {
-  EXPECT_GE(frame.size(), kHeaderSize);
-  const FrameHeader header = decode_header(std::span(frame).first(kHeaderSize));
-  EXPECT_EQ(header.type, type);
-  EXPECT_EQ(header.payload_size, frame.size() - kHeaderSize);
-  return Bytes(frame.begin() + kHeaderSize, frame.end());
-}
-
-Bytes header_bytes(std::uint32_t magic, std::uint16_t version, std::uint16_t type,
-                   std::uint32_t size) {
-  Bytes out;
-  const auto put = [&out](std::uint64_t value, int width) {
-    for (int i = 0; i < width; ++i) out.push_back(static_cast<std::byte>(value >> (8 * i)));
-  };
-  put(magic, 4);
-  put(version, 2);
-  put(type, 2);
-  put(size, 4);
-  return out;
-}
-
-void put_u32_at(Bytes& bytes, std::size_t offset, std::uint32_t value) {
-  for (int i = 0; i < 4; ++i) bytes[offset + i] = static_cast<std::byte>(value >> (8 * i));
-}
-
-bool same_record(const PeerRecord& a, const PeerRecord& b) {
-  return a.rank == b.rank && a.host == b.host && a.host_identity == b.host_identity &&
-         a.address == b.address;
-}
-
-// Checks that `decode` throws Error{ProtocolMismatch} whose what() contains every part.
-template <class Decode>
-::testing::AssertionResult RejectedAsProtocolMismatch(
-    Decode&& decode, std::initializer_list<std::string_view> parts) {
-  try {
-    decode();
-  } catch (const Error& error) {
-    const std::string what = error.what();
-    if (error.code() != Errc::ProtocolMismatch) {
-      return ::testing::AssertionFailure()
-             << "threw " << to_string(error.code()) << " instead of ProtocolMismatch: " << what;
-    }
-    for (const std::string_view part : parts) {
-      if (what.find(part) == std::string::npos) {
-        return ::testing::AssertionFailure()
-               << "the message does not mention \"" << part << "\": " << what;
-      }
-    }
-    return ::testing::AssertionSuccess() << what;
-  } catch (const std::exception& other) {
-    return ::testing::AssertionFailure() << "threw a non-ringpipe exception: " << other.what();
-  }
-  return ::testing::AssertionFailure() << "accepted malformed input";
-}
-
-// --- Round trips -------------------------------------------------------------------------------
-
-TEST(WireRoundTrip, HeaderStartsWithMagicRPRVThenLittleEndianVersionTypeAndSize) {
-  const Bytes frame = encode_empty(FrameType::Go);
-  ASSERT_EQ(frame.size(), kHeaderSize);
-  EXPECT_EQ(std::string(reinterpret_cast<const char*>(frame.data()), 4), "RPRV");
-  EXPECT_EQ(frame[4], std::byte{kProtocolVersion & 0xff});
-  EXPECT_EQ(frame[5], std::byte{kProtocolVersion >> 8});
-  EXPECT_EQ(frame[6], std::byte{static_cast<std::uint8_t>(FrameType::Go)});
-  EXPECT_EQ(frame[7], std::byte{0});
-  for (std::size_t i = 8; i < 12; ++i) EXPECT_EQ(frame[i], std::byte{0}) << "payload size byte";
-}
-
-TEST(WireRoundTrip, HelloKeepsEveryFieldIncludingAKilobyteAddressAndBinaryText) {
-  const Hello sent = sample_hello();
-  const Bytes frame = encode(sent);
-  const Hello got = decode_hello(payload_of(frame, FrameType::Hello));
-  EXPECT_EQ(got.library_version, sent.library_version);
-  EXPECT_EQ(got.world_size, sent.world_size);
-  EXPECT_EQ(got.rank, sent.rank);
-  EXPECT_EQ(got.local_rank, sent.local_rank);
-  EXPECT_EQ(got.job_id, sent.job_id);
-  EXPECT_EQ(got.comm_device, sent.comm_device);
-  EXPECT_EQ(got.host, sent.host);
-  EXPECT_EQ(got.host_identity, sent.host_identity);
-  EXPECT_EQ(got.address, sent.address);
-}
-
-TEST(WireRoundTrip, HelloKeepsExtremeIntegersAndEmptyFields) {
-  Hello sent;
-  sent.world_size = 0xffffffffu;
-  sent.rank = 0xfffffffeu;
-  sent.local_rank = 0x80000000u;
-  sent.job_id = ~std::uint64_t{0};
-  sent.comm_device = 0xff;
-  const Hello got = decode_hello(payload_of(encode(sent), FrameType::Hello));
-  EXPECT_TRUE(got.library_version.empty());
-  EXPECT_EQ(got.world_size, sent.world_size);
-  EXPECT_EQ(got.rank, sent.rank);
-  EXPECT_EQ(got.local_rank, sent.local_rank);
-  EXPECT_EQ(got.job_id, sent.job_id);
-  EXPECT_EQ(got.comm_device, sent.comm_device);
-  EXPECT_TRUE(got.host.empty());
-  EXPECT_TRUE(got.host_identity.empty());
-  EXPECT_TRUE(got.address.empty());
-}
-
-TEST(WireRoundTrip, HelloWithEveryFieldAtItsExactBoundIsAccepted) {
-  Hello sent = sample_hello();
-  sent.library_version = std::string(kMaxText, 'v');
-  sent.host = std::string(kMaxText, 'h');
-  sent.host_identity = std::string(kMaxText, 'i');
-  sent.address = patterned_blob(kMaxAddress, 9);
-  const Bytes frame = encode(sent);
-  ASSERT_LE(frame.size() - kHeaderSize, kMaxPayload);
-  const Hello got = decode_hello(payload_of(frame, FrameType::Hello));
-  EXPECT_EQ(got.library_version, sent.library_version);
-  EXPECT_EQ(got.host, sent.host);
-  EXPECT_EQ(got.host_identity, sent.host_identity);
-  EXPECT_EQ(got.address, sent.address);
-}
-
-TEST(WireRoundTrip, PeersKeepsPredAndSuccRecordsApart) {
-  const Peers sent = sample_peers();
-  const Peers got = decode_peers(payload_of(encode(sent), FrameType::Peers));
-  EXPECT_TRUE(same_record(got.pred, sent.pred)) << "pred record changed";
-  EXPECT_TRUE(same_record(got.succ, sent.succ)) << "succ record changed";
-  EXPECT_EQ(got.pred.rank, 4u);
-  EXPECT_EQ(got.succ.rank, 6u);
-}
-
-TEST(WireRoundTrip, PeersOfARingOfOneNameTheSameRankTwice) {
-  const Peers sent{sample_record(0, 5), sample_record(0, 5)};
-  const Peers got = decode_peers(payload_of(encode(sent), FrameType::Peers));
-  EXPECT_TRUE(same_record(got.pred, sent.pred));
-  EXPECT_TRUE(same_record(got.succ, sent.succ));
-}
-
-TEST(WireRoundTrip, ErrorReplyKeepsCodeAndMessage) {
-  const ErrorReply sent{static_cast<std::uint16_t>(Errc::Timeout),
-                        "rendezvous at 127.0.0.1:29500: waited 2.00 s for rank 2 of 3"};
-  const ErrorReply got = decode_error(payload_of(encode(sent), FrameType::Error));
-  EXPECT_EQ(got.code, sent.code);
-  EXPECT_EQ(got.message, sent.message);
-}
-
-TEST(WireRoundTrip, ErrorReplyLongerThanTheTextLimitIsCutToTheLimitAndStillDecodes) {
-  std::string message(3 * kMaxText, 'x');
-  for (std::size_t i = 0; i < message.size(); ++i) message[i] = static_cast<char>('a' + i % 26);
-  const ErrorReply got = decode_error(payload_of(
-      encode(ErrorReply{static_cast<std::uint16_t>(Errc::Internal), message}), FrameType::Error));
-  EXPECT_EQ(got.code, static_cast<std::uint16_t>(Errc::Internal));
-  EXPECT_EQ(got.message, message.substr(0, kMaxText));
-}
-
-TEST(WireRoundTrip, ReadyAndGoAreBareHeadersWithAnEmptyPayload) {
-  for (const FrameType type : {FrameType::Ready, FrameType::Go}) {
-    const Bytes frame = encode_empty(type);
-    ASSERT_EQ(frame.size(), kHeaderSize);
-    const FrameHeader header = decode_header(frame);
-    EXPECT_EQ(header.type, type);
-    EXPECT_EQ(header.payload_size, 0u);
-  }
-}
-
-TEST(WireRoundTrip, HeaderAcceptsAPayloadOfExactlyTheLimit) {
-  const FrameHeader header = decode_header(header_bytes(
-      kMagic, kProtocolVersion, static_cast<std::uint16_t>(FrameType::Hello), kMaxPayload));
-  EXPECT_EQ(header.type, FrameType::Hello);
-  EXPECT_EQ(header.payload_size, kMaxPayload);
-}
+using test::Bytes;
+using test::error_layout;
+using test::Field;
+using test::header_bytes;
+using test::hello_layout;
+using test::hello_offset_of;
+using test::patterned_blob;
+using test::payload_of;
+using test::peers_layout;
+using test::put_u32_at;
+using test::RejectedAsProtocolMismatch;
+using test::sample_hello;
+using test::sample_peers;
+using test::sample_record;
 
 // --- Malformed headers -------------------------------------------------------------------------
 
@@ -286,39 +100,6 @@ TEST(WireMalformedHeader, AHeaderSpanLongerThanTheHeaderIsRejected) {
 
 // --- Malformed payloads ------------------------------------------------------------------------
 
-// One field of a payload as laid out on the wire, with the name decoders report it by.
-struct Field {
-  std::string name;
-  std::size_t size;  // bytes it occupies, length prefix included
-};
-
-std::vector<Field> hello_layout(const Hello& hello) {
-  return {{"library version", 4 + hello.library_version.size()},
-          {"world size", 4},
-          {"rank", 4},
-          {"local rank", 4},
-          {"job id", 8},
-          {"comm device", 1},
-          {"host", 4 + hello.host.size()},
-          {"host identity", 4 + hello.host_identity.size()},
-          {"address", 4 + hello.address.size()}};
-}
-
-std::vector<Field> peers_layout(const Peers& peers) {
-  std::vector<Field> layout;
-  for (const PeerRecord* record : {&peers.pred, &peers.succ}) {
-    layout.push_back({"rank", 4});
-    layout.push_back({"host", 4 + record->host.size()});
-    layout.push_back({"host identity", 4 + record->host_identity.size()});
-    layout.push_back({"address", 4 + record->address.size()});
-  }
-  return layout;
-}
-
-std::vector<Field> error_layout(const ErrorReply& error) {
-  return {{"code", 2}, {"message", 4 + error.message.size()}};
-}
-
 // Cuts `payload` at every length short of complete; each prefix must be rejected naming the
 // field the cut falls into.
 template <class Decode>
@@ -362,17 +143,6 @@ TEST(WireMalformedPayload, ErrorReplyCutAtEveryLengthIsRejectedNamingTheTruncate
   const ErrorReply error{3, "rank 1 (127.0.0.1:4242) already joined"};
   expect_every_prefix_rejected(payload_of(encode(error), FrameType::Error), error_layout(error),
                                [](const Bytes& b) { decode_error(b); });
-}
-
-// Offset of the length prefix of the named field of a Hello payload.
-std::size_t hello_offset_of(const Hello& hello, std::string_view name) {
-  std::size_t offset = 0;
-  for (const Field& field : hello_layout(hello)) {
-    if (field.name == name) return offset;
-    offset += field.size;
-  }
-  ADD_FAILURE() << "no field " << name;
-  return 0;
 }
 
 TEST(WireMalformedPayload, TextLengthOverTheTextLimitIsRejectedEvenWhenTheBytesArePresent) {
