@@ -285,6 +285,11 @@ void Options::validate() const {
     invalid("local rank " + std::to_string(local_rank) + " is invalid: must be >= 0");
   }
   if (head.empty()) invalid("head is empty: rank 0's host name or IP address is required");
+  if (port == 0 && rank == 0 && world_size > 1 && listen_fd < 0) {
+    invalid("rank 0 has rendezvous port 0 in a ring of " + std::to_string(world_size) +
+            ": the other ranks cannot learn a port picked at random (give a port, or a listen "
+            "fd from a launcher)");
+  }
   if (port == 0 && rank != 0) {
     invalid("rank " + std::to_string(rank) +
             " has rendezvous port 0: only rank 0 may pick a port, the others need its number");

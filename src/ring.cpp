@@ -122,18 +122,15 @@ const Options& checked(const Options& options) {
 }  // namespace
 
 RingImpl::RingImpl(const Options& options)
-    : options_(checked(options)), context_(options.ifname, options.liveness_timeout), worker_(context_, options.progress) {
+    : options_(checked(options)),
+      context_(options.ifname, options.liveness_timeout),
+      worker_(context_, options.progress) {
   set_log_rank(options.rank);
   const Deadline deadline(options.rendezvous_timeout);
 
   std::unique_ptr<HostedRendezvous> head;
   std::uint16_t port = options.port;
   if (options.rank == 0) {
-    if (options.listen_fd < 0 && options.port == 0 && options.world_size > 1) {
-      throw Error(Errc::InvalidArgument,
-                  "rank 0: port 0 needs world size 1 or a listen fd (other ranks cannot learn "
-                  "a port picked at random)");
-    }
     head = std::make_unique<HostedRendezvous>(
         options.listen_fd >= 0 ? rendezvous::adopt_listener(options.listen_fd, options.port)
                                : rendezvous::listen_on(options.head, options.port),

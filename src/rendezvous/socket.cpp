@@ -166,8 +166,8 @@ Socket adopt_listener(int fd, std::uint16_t port) {
   // ring of the same job instead of returning to the pool other processes bind from.
   Socket socket(fcntl(fd, F_DUPFD_CLOEXEC, 0));
   if (!socket.valid()) {
-    throw Error(Errc::Internal, "cannot duplicate listen fd " + std::to_string(fd) + ": " +
-                                    errno_text(errno));
+    throw Error(Errc::Internal,
+                "cannot duplicate listen fd " + std::to_string(fd) + ": " + errno_text(errno));
   }
   set_nonblocking(socket.fd());
   return socket;
