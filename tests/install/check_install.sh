@@ -7,7 +7,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 
-meson install -C "$build" --destdir "$root" --no-rebuild --quiet >/dev/null
+if ! log=$(meson install -C "$build" --destdir "$root" --no-rebuild 2>&1); then
+  echo "$log"; exit 1
+fi
 pc=$(find "$root" -name ringpipe.pc | head -n 1)
 [ -n "$pc" ] || { echo "ringpipe.pc was not installed"; exit 1; }
 export PKG_CONFIG_PATH="$(dirname "$pc")" PKG_CONFIG_SYSROOT_DIR="$root"
