@@ -8,6 +8,7 @@
 #include "mode.hpp"
 #include "report.hpp"
 #include "ring_collect.hpp"
+#include "tags.hpp"
 
 #include <ringpipe/options.hpp>
 #include <ringpipe/ring.hpp>
@@ -59,17 +60,31 @@ std::string preamble(const ringpipe::Ring& ring, const Mode& mode, const BenchOp
                 std::string(ringpipe::to_string(ring.options().progress)).c_str(),
                 ring.world_size(), options.warmup, options.iterations);
   return head + ("# sizes " + join_sizes(options.sizes) + " B\n") +
-         "# time: mean over iterations of the slowest rank; #wrong: summed over ranks\n" +
+         "# time: mean over iterations of the slowest rank, neighbours in step before each; "
+         "#wrong: summed over ranks\n" +
          rank_lines;
 }
 
+// Both neighbours have finished checking the previous iteration: without this, a rank's timer
+// would also run while its neighbour was still verifying data, which is not transfer time.
+void wait_for_neighbours(ringpipe::Ring& ring) {
+  std::uint8_t mine = 1, from_pred = 0, from_succ = 0;
+  ringpipe::Request a = ring.pred().irecv(&from_pred, 1, kReadyTag);
+  ringpipe::Request b = ring.succ().irecv(&from_succ, 1, kReadyTag);
+  ringpipe::Request c = ring.succ().isend(&mine, 1, kReadyTag);
+  ringpipe::Request d = ring.pred().isend(&mine, 1, kReadyTag);
+  for (ringpipe::Request* request : {&a, &b, &c, &d}) request->wait();
+}
+
 // Runs warmup + timed iterations of one size; every iteration is verified, warmup included.
-SizeResults measure(Mode& mode, std::size_t bytes, const BenchOptions& options) {
+SizeResults measure(ringpipe::Ring& ring, Mode& mode, std::size_t bytes,
+                    const BenchOptions& options) {
   SizeResults results;
   results.seconds.reserve(static_cast<std::size_t>(options.iterations));
   const auto total = static_cast<std::uint64_t>(options.warmup) + options.iterations;
   for (std::uint64_t iteration = 0; iteration < total; ++iteration) {
     mode.prepare(bytes, iteration);
+    wait_for_neighbours(ring);
     const auto start = Clock::now();
     mode.transfer(bytes);
     const std::chrono::duration<double> elapsed = Clock::now() - start;
@@ -95,7 +110,7 @@ int run(const BenchOptions& options) {
   if (prints) report.print_header(preamble(ring, *mode, options, rank_lines));
 
   for (const std::size_t bytes : options.sizes) {
-    const auto combined = reduce_to_rank0(ring, measure(*mode, bytes, options));
+    const auto combined = reduce_to_rank0(ring, measure(ring, *mode, bytes, options));
     if (!combined) continue;
     const double sum = std::accumulate(combined->seconds.begin(), combined->seconds.end(), 0.0);
     report.print_row(SizeRow{bytes, sum / static_cast<double>(combined->seconds.size()),

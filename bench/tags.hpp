@@ -10,5 +10,6 @@ inline constexpr ringpipe::Tag kDataTag = 1;
 inline constexpr ringpipe::Tag kResultsTag = 2;
 inline constexpr ringpipe::Tag kPreambleTag = 3;
 inline constexpr ringpipe::Tag kVerdictTag = 4;
+inline constexpr ringpipe::Tag kReadyTag = 5;
 
 }  // namespace ring_bw
