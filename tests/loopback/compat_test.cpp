@@ -2,6 +2,7 @@
 #include <ringpipe/compat.hpp>
 #include <ringpipe/error.hpp>
 
+#include "expect_error.hpp"
 #include "multiproc.hpp"
 
 #include <gtest/gtest.h>
@@ -13,6 +14,7 @@
 namespace ringpipe {
 namespace {
 
+using test::expect_error;
 using test::spawn_ranks;
 
 // initialize_distributed with the arguments a launcher's environment describes.
@@ -26,17 +28,6 @@ void initialize_from_env(const std::string& comm_device = "cpu") {
 void expect_all_ok(const std::vector<test::RankResult>& results) {
   for (const auto& result : results) {
     EXPECT_EQ(result.exit_code, 0) << test::describe_failures(results);
-  }
-}
-
-template <typename F>
-void expect_error(Errc code, const std::string& text, F&& call) {
-  try {
-    call();
-    ADD_FAILURE() << "expected Error{" << to_string(code) << "}";
-  } catch (const Error& error) {
-    EXPECT_EQ(error.code(), code) << error.what();
-    EXPECT_NE(std::string(error.what()).find(text), std::string::npos) << error.what();
   }
 }
 

@@ -2,6 +2,7 @@
 #include <ringpipe/error.hpp>
 #include <ringpipe/ring.hpp>
 
+#include "expect_error.hpp"
 #include "multiproc.hpp"
 
 #include <gtest/gtest.h>
@@ -24,20 +25,10 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// Runs `call`, expecting Error{code} whose message contains `text`; returns the seconds taken.
+// Runs `call`, expecting Error{code} naming `text` within `max_seconds`.
 template <typename F>
-double expect_error_within(Errc code, const std::string& text, double max_seconds, F&& call) {
-  const auto start = Clock::now();
-  try {
-    call();
-    ADD_FAILURE() << "expected Error{" << to_string(code) << "}";
-  } catch (const Error& error) {
-    EXPECT_EQ(error.code(), code) << error.what();
-    EXPECT_NE(std::string(error.what()).find(text), std::string::npos) << error.what();
-  }
-  const double taken = seconds_since(start);
-  EXPECT_LT(taken, max_seconds);
-  return taken;
+void expect_error_within(Errc code, const std::string& text, double max_seconds, F&& call) {
+  EXPECT_LT(test::expect_error(code, text, call), max_seconds);
 }
 
 TEST(PeerFailure, KilledNeighbourFailsAPendingReceiveWithPeerFailedWithinTheLivenessTimeout) {
