@@ -21,6 +21,7 @@ namespace {
 struct ProcessRing {
   std::mutex mutex;
   std::unique_ptr<Ring> ring;
+  bool joining = false;  // initialize_distributed is running
   int print_rank = 0;
   bool suppressed = false;
   bool force_default = false;
@@ -112,16 +113,31 @@ void initialize_distributed(const std::string& head_ip, int port, int world_size
   options.validate();
 
   ProcessRing& state = process_ring();
-  std::lock_guard lock(state.mutex);
-  if (state.ring) {
-    throw Error(Errc::InvalidArgument,
-                "initialize_distributed called twice (this process is already rank " +
-                    std::to_string(state.ring->rank()) + " of " +
-                    std::to_string(state.ring->world_size()) + ")");
+  {
+    std::lock_guard lock(state.mutex);
+    if (state.ring || state.joining) {
+      throw Error(Errc::InvalidArgument,
+                  "initialize_distributed called twice (this process is already " +
+                      (state.ring ? "rank " + std::to_string(state.ring->rank()) + " of " +
+                                        std::to_string(state.ring->world_size())
+                                  : std::string("joining a ring")) +
+                      ")");
+    }
+    state.joining = true;
   }
-  state.ring = std::make_unique<Ring>(options);
-  state.print_rank = rank;
+  // The rendezvous can take long: other threads may print meanwhile, so no lock is held.
+  std::unique_ptr<Ring> ring;
+  try {
+    ring = std::make_unique<Ring>(options);
+  } catch (...) {
+    std::lock_guard lock(state.mutex);
+    state.joining = false;
+    throw;
+  }
+  std::lock_guard lock(state.mutex);
+  state.joining = false;
   suppress_locked(state, rank, /*force_default=*/false);  // as the seed does
+  state.ring = std::move(ring);  // last: a failure above leaves the process uninitialised
 }
 
 PipeGroup& get_pipeline_parallel_pred_group() {

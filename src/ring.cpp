@@ -77,6 +77,7 @@ struct Link {
   bool goodbye_received = false;
   void* goodbye_request = nullptr;  // the posted receive of the neighbour's goodbye
   void* goodbye_send = nullptr;     // this rank's goodbye, while UCX holds it
+  bool goodbye_posted = false;
   bool goodbye_sent = false;
   bool reported = false;  // its close or failure has been applied to the pipes
 };
@@ -169,8 +170,9 @@ void RingImpl::connect(const rendezvous::Peers& peers) {
     link->peer = peer;
     link->host = record->host;
     link->endpoint = std::make_unique<ucx::Endpoint>(worker_, record->address, peer);
-    if (peer != options_.rank) post_goodbye_receive(*link);
     links_.push_back(std::move(link));
+    // Posted once the link is owned by links_, so UCX never holds a pointer to a dropped link.
+    if (peer != options_.rank) post_goodbye_receive(*links_.back());
   }
   const int n = options_.world_size;
   const int r = options_.rank;
@@ -250,7 +252,7 @@ RingImpl::~RingImpl() { close_links(/*say_goodbye=*/true); }
 void RingImpl::close_links(bool say_goodbye) noexcept {
   try {
     if (say_goodbye) say_goodbyes(Deadline(kCloseTimeout));
-  } catch (const Error& error) {
+  } catch (const std::exception& error) {
     log(LogLevel::Warning, std::string("closing the ring: ") + error.what());
   }
   pool_.detach_all();
@@ -273,7 +275,7 @@ void RingImpl::close_links(bool say_goodbye) noexcept {
   };
   try {
     worker_.progress_until(settled, Deadline(kCloseTimeout));
-  } catch (const Error& error) {
+  } catch (const std::exception& error) {
     log(LogLevel::Warning, std::string("closing the ring: ") + error.what());
   }
   for (auto& link : links_) {
@@ -303,11 +305,19 @@ void RingImpl::say_goodbyes(const Deadline& deadline) {
     param.user_data = link.get();
     const ucs_status_ptr_t request = ucp_tag_send_nbx(link->endpoint->get(), nullptr, 0,
                                                       ucx::goodbye_tag(options_.rank), &param);
-    if (UCS_PTR_IS_PTR(request)) link->goodbye_send = request;
+    if (UCS_PTR_IS_ERR(request)) continue;
+    link->goodbye_posted = true;
+    if (request == nullptr) {
+      link->goodbye_sent = true;  // completed in place: queued locally, not yet delivered
+    } else {
+      link->goodbye_send = request;
+    }
   }
   for (const auto& link : links_) {
-    if (link->goodbye_send == nullptr) continue;
+    if (!link->goodbye_posted) continue;
     worker_.progress_until([&] { return link->goodbye_sent; }, deadline);
+    // A send that completed locally may still sit in a transport queue: the flush is what says
+    // it (and everything before it) reached the neighbour.
     link->endpoint->flush(deadline);
   }
 }

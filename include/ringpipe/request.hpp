@@ -24,9 +24,10 @@ inline constexpr std::chrono::milliseconds kInfinite = std::chrono::milliseconds
 // is complete. Not thread-safe: use a request from the thread that uses its Ring.
 //
 // Buffer ownership: the buffer passed to isend/irecv belongs to the transport until test()
-// returned true or wait() returned. Destroying an unfinished request cancels a receive, or
-// waits for a send (up to the ring's operation timeout, then fails the link), so the transport
-// never touches the buffer after the destructor returns.
+// returned true or wait() returned, or threw. Destroying an unfinished request cancels a
+// receive, or waits for a send to be received (up to the ring's operation timeout, then fails
+// the link; with an infinite timeout, until the neighbour receives it or is found dead), so the
+// transport never touches the buffer after the destructor returns.
 class RINGPIPE_API Request {
  public:
   Request() noexcept = default;

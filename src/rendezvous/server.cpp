@@ -322,8 +322,10 @@ void RendezvousServer::abort_all(Errc code, const std::string& message) {
   const detail::Deadline deadline(kFarewellTimeout);
   for (Connection* connection : connection_of_rank_) {
     if (connection == nullptr || connection->dead) continue;
+    // After whatever part of an earlier frame is still queued, so the rank reads whole frames.
+    connection->out.insert(connection->out.end(), frame.begin(), frame.end());
     try {
-      send_all(connection->socket.fd(), frame, deadline, connection->remote);
+      send_all(connection->socket.fd(), connection->out, deadline, connection->remote);
     } catch (const Error&) {
       // Best effort: that rank has its own deadline and will fail on it.
     }

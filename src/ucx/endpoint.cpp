@@ -56,7 +56,7 @@ void Endpoint::close_by_force() noexcept {
   const auto closed = [&] { return ucp_request_check_status(request) != UCS_INPROGRESS; };
   try {
     worker_.progress_until(closed, detail::Deadline(kCloseTimeout));
-  } catch (const Error& error) {
+  } catch (const std::exception& error) {
     detail::log(detail::LogLevel::Warning, error.what());
   }
   if (closed()) {

@@ -171,7 +171,7 @@ void UcxRequest::finish_with_transport(const detail::Deadline& deadline) noexcep
                       describe_operation() + " did not finish; the link was closed by force"));
     pipe_->endpoint().close_by_force();
     worker.progress_until([this] { return done_; }, detail::Deadline(kCancelTimeout));
-  } catch (const Error& error) {
+  } catch (const std::exception& error) {
     detail::log(detail::LogLevel::Error, error.what());
   }
   if (!done_) {
@@ -181,8 +181,13 @@ void UcxRequest::finish_with_transport(const detail::Deadline& deadline) noexcep
 }
 
 void UcxRequest::release() noexcept {
-  // Sends wait no longer than receives: a Request's destructor must not block for long.
-  if (!done_) finish_with_transport(detail::Deadline(kCancelTimeout));
+  // A send is given the ring's operation timeout to be received (a busy neighbour is normal);
+  // only then is its link failed. A receive is simply cancelled.
+  if (!done_) {
+    const bool sending = kind_ == Kind::Send && pipe_ != nullptr;
+    finish_with_transport(detail::Deadline(sending ? pipe_->op_timeout()
+                                                   : std::chrono::milliseconds(kCancelTimeout)));
+  }
   if (ucx_request_ != nullptr) {
     // UCX still owns the operation (its link could not be closed): the callback frees this.
     if (pool_ != nullptr) pool_->forget(this);

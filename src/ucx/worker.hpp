@@ -37,9 +37,11 @@ class Worker {
     bool spin_started = false;
     unsigned idle_polls = 0;
     while (!done()) {
-      if (progress_once()) continue;
+      const bool did_work = progress_once();
       if (done()) break;
+      // Checked after busy rounds too: a stream of other traffic must not extend the wait.
       if (deadline.expired()) return false;
+      if (did_work) continue;
       if (mode_ == ProgressMode::BusyPoll) {
         if (++idle_polls % kBusyPollsPerYield == 0) relax();
         continue;

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace ringpipe {
@@ -64,6 +65,30 @@ TEST(PeerFailure, PendingSendToANeighbourThatClosesFailsWithClosedPromptly) {
     ring.succ().send(&ready, sizeof ready);
     expect_error_within(Errc::Closed, "send on rank 0 -> succ 1 tag 3", 5.0,
                         [&] { pending.wait(60s); });
+  });
+}
+
+TEST(PeerFailure, DroppedSendWaitsForABusyNeighbourInsteadOfFailingTheLink) {
+  test::run_ring(2, [](Ring& ring) {
+    constexpr std::size_t kSize = 4 << 20;
+    if (ring.rank() == 1) {
+      std::this_thread::sleep_for(3s);  // "computing"
+      std::vector<std::uint8_t> in(kSize);
+      EXPECT_EQ(ring.pred().recv(in.data(), kSize, 6), kSize);
+      EXPECT_EQ(test::count_wrong(in.data(), kSize, 21), 0u);
+      std::uint64_t value = 1;
+      ring.pred().recv(&value, sizeof value, 7);
+      return;
+    }
+    std::vector<std::uint8_t> out(kSize);
+    test::fill_pattern(out.data(), kSize, 21);
+    const auto start = Clock::now();
+    { Request dropped = ring.succ().isend(out.data(), kSize, 6); }
+    // The destructor returned once the neighbour took the message: the buffer is free now.
+    EXPECT_GT(seconds_since(start), 2.5);
+    out.assign(kSize, 0);
+    std::uint64_t value = 0;
+    ring.succ().send(&value, sizeof value, 7);  // the link still works
   });
 }
 
