@@ -2,6 +2,7 @@
 #include <ringpipe/ring.hpp>
 
 #include "deadline.hpp"
+#include "gpu/gpu_mode.hpp"
 #include "log.hpp"
 #include "rendezvous/client.hpp"
 #include "rendezvous/server.hpp"
@@ -97,9 +98,19 @@ class RingImpl {
   ucx::RequestPool pool_;
   std::unique_ptr<ucx::UcxPipe> pred_;
   std::unique_ptr<ucx::UcxPipe> succ_;
+  gpu::LocalDevice device_;                 // GPU mode only
+  std::unique_ptr<gpu::GpuEdges> gpu_edges_;  // GPU mode: the edges users see, over the pipes
+
+  [[nodiscard]] PipeGroup& pred() noexcept {
+    return gpu_edges_ ? gpu_edges_->pred() : static_cast<PipeGroup&>(*pred_);
+  }
+  [[nodiscard]] PipeGroup& succ() noexcept {
+    return gpu_edges_ ? gpu_edges_->succ() : static_cast<PipeGroup&>(*succ_);
+  }
 
  private:
   void connect(const rendezvous::Peers& peers);
+  void connect_gpu(const rendezvous::Peers& peers, const Deadline& deadline);
   void post_goodbye_receive(Link& link);
   void apply_link_events();
   void close_links(bool say_goodbye) noexcept;
@@ -112,11 +123,6 @@ namespace {
 // Checked before any transport is touched, so a bad request costs nothing.
 const Options& checked(const Options& options) {
   options.validate();
-  if (options.comm_device == CommDevice::Gpu) {
-    throw Error(Errc::Unsupported,
-                "rank " + std::to_string(options.rank) +
-                    ": GPU mode is not available in this build of ringpipe (CPU mode only)");
-  }
   return options;
 }
 
@@ -128,6 +134,8 @@ RingImpl::RingImpl(const Options& options)
       worker_(context_, options.progress) {
   set_log_rank(options.rank);
   const Deadline deadline(options.rendezvous_timeout);
+  // Before the rendezvous: a rank without a usable GPU fails alone, at once.
+  if (options.comm_device == CommDevice::Gpu) device_ = gpu::open_device(options);
 
   std::unique_ptr<HostedRendezvous> head;
   std::uint16_t port = options.port;
@@ -150,9 +158,12 @@ RingImpl::RingImpl(const Options& options)
   hello.comm_device = static_cast<std::uint8_t>(options.comm_device);
   hello.host = rendezvous::host_name();
   hello.host_identity = rendezvous::host_identity();
+  hello.gpu_identity = device_.uuid;
   hello.address = worker_.address();
   try {
-    connect(client.join(hello, deadline));
+    const rendezvous::Peers peers = client.join(hello, deadline);
+    connect(peers);
+    if (options.comm_device == CommDevice::Gpu) connect_gpu(peers, deadline);
     client.ready(deadline);
     if (head) head->finish();
   } catch (...) {
@@ -180,6 +191,15 @@ void RingImpl::connect(const rendezvous::Peers& peers) {
                                          ucx::UcxPipe::Side::Pred, r, n, options_.op_timeout);
   succ_ = std::make_unique<ucx::UcxPipe>(worker_, *link_to((r + 1) % n).endpoint, pool_,
                                          ucx::UcxPipe::Side::Succ, r, n, options_.op_timeout);
+}
+
+void RingImpl::connect_gpu(const rendezvous::Peers& peers, const Deadline& deadline) {
+  const auto peer_of = [&](const rendezvous::PeerRecord& record) {
+    return gpu::EdgePeer{static_cast<int>(record.rank),
+                         record.host_identity == rendezvous::host_identity(), record.gpu_identity};
+  };
+  gpu_edges_ = gpu::make_edges(worker_, *pred_, *succ_, peer_of(peers.pred), peer_of(peers.succ),
+                               options_, device_, deadline);
 }
 
 void RingImpl::post_goodbye_receive(Link& link) {
@@ -256,6 +276,7 @@ void RingImpl::close_links(bool say_goodbye) noexcept {
     log(LogLevel::Warning, std::string("closing the ring: ") + error.what());
   }
   pool_.detach_all();
+  gpu_edges_.reset();
   for (const auto& link : links_) {
     if (link->goodbye_request != nullptr) {
       ucp_request_cancel(worker_.get(), link->goodbye_request);
@@ -333,13 +354,18 @@ int Ring::rank() const noexcept { return impl_->options_.rank; }
 int Ring::world_size() const noexcept { return impl_->options_.world_size; }
 CommDevice Ring::comm_device() const noexcept { return impl_->options_.comm_device; }
 const Options& Ring::options() const noexcept { return impl_->options_; }
-PipeGroup& Ring::pred() noexcept { return *impl_->pred_; }
-PipeGroup& Ring::succ() noexcept { return *impl_->succ_; }
+PipeGroup& Ring::pred() noexcept { return impl_->pred(); }
+PipeGroup& Ring::succ() noexcept { return impl_->succ(); }
 
 LinkInfo Ring::link_info(const PipeGroup& edge) const {
   for (const auto& link : impl_->links_) {
     if (link->peer == edge.peer()) {
-      return LinkInfo{link->peer, link->host, "ucx: " + link->endpoint->transports()};
+      LinkInfo info{link->peer, link->host, "ucx: " + link->endpoint->transports(), "host"};
+      if (impl_->gpu_edges_) {
+        info.data_path = impl_->gpu_edges_->path(edge);
+        info.transport = info.data_path + " (control over " + info.transport + ")";
+      }
+      return info;
     }
   }
   throw Error(Errc::InvalidArgument, "link_info: the edge does not belong to this ring");

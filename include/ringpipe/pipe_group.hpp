@@ -15,6 +15,12 @@ namespace ringpipe {
 // User tag of a message; messages match when edge, direction and tag agree.
 using Tag = std::uint32_t;
 
+// A CUDA stream (cudaStream_t) passed without CUDA's headers: Stream{my_stream}. The default,
+// null, is CUDA's legacy default stream in GPU mode and the only value CPU mode accepts.
+struct Stream {
+  void* cuda_stream = nullptr;
+};
+
 // The edge between rank p and rank (p+1) % N. Rank p reaches it as ring.succ(), rank p+1 as
 // ring.pred(). Both ranks may send and receive on it:
 //
@@ -37,17 +43,31 @@ class RINGPIPE_API PipeGroup {
 
   // Starts sending `bytes` bytes from `data`; the buffer must stay valid and unchanged until
   // the request completes. Never blocks. Throws Error if the edge has already failed.
-  [[nodiscard]] virtual Request isend(const void* data, std::size_t bytes, Tag tag = 0) = 0;
+  //
+  // Memory: host memory in CPU mode, CUDA device memory in GPU mode; the other kind is
+  // Error{InvalidArgument}. In GPU mode the transfer starts after the work enqueued on `stream`
+  // before this call (it never waits for later work), and a request completes once the data
+  // has left (send) or landed (receive); work enqueued on `stream` after that sees it.
+  [[nodiscard]] Request isend(const void* data, std::size_t bytes, Tag tag = 0,
+                              Stream stream = {}) {
+    return post_send(data, bytes, tag, stream);
+  }
 
   // Starts receiving one message of at most `capacity` bytes into `data`. A larger message
   // fails the request with Error{Truncated} stating both sizes. Never blocks.
-  [[nodiscard]] virtual Request irecv(void* data, std::size_t capacity, Tag tag = 0) = 0;
+  [[nodiscard]] Request irecv(void* data, std::size_t capacity, Tag tag = 0, Stream stream = {}) {
+    return post_recv(data, capacity, tag, stream);
+  }
 
   // Blocking forms: post, then wait with `timeout` (default: the ring's operation timeout).
   void send(const void* data, std::size_t bytes, Tag tag = 0,
             std::optional<std::chrono::milliseconds> timeout = std::nullopt);
+  void send(const void* data, std::size_t bytes, Tag tag, Stream stream,
+            std::optional<std::chrono::milliseconds> timeout = std::nullopt);
   // Returns the size of the received message.
   std::size_t recv(void* data, std::size_t capacity, Tag tag = 0,
+                   std::optional<std::chrono::milliseconds> timeout = std::nullopt);
+  std::size_t recv(void* data, std::size_t capacity, Tag tag, Stream stream,
                    std::optional<std::chrono::milliseconds> timeout = std::nullopt);
 
   // This rank and the rank at the other end of the edge (equal for a 1-rank ring).
@@ -58,6 +78,12 @@ class RINGPIPE_API PipeGroup {
 
  protected:
   PipeGroup() = default;
+
+  // What each transport implements; isend/irecv document the contract.
+  [[nodiscard]] virtual Request post_send(const void* data, std::size_t bytes, Tag tag,
+                                          Stream stream) = 0;
+  [[nodiscard]] virtual Request post_recv(void* data, std::size_t capacity, Tag tag,
+                                          Stream stream) = 0;
 };
 
 }  // namespace ringpipe

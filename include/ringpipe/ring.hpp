@@ -19,6 +19,9 @@ struct LinkInfo {
   int peer = 0;
   std::string peer_host;  // the neighbour's host name
   std::string transport;  // e.g. "ucx: sysv/memory, cma/memory" or "self"
+  // How data moves: "host" (CPU mode, over `transport`), "cuda-ipc" (GPU buffers of processes
+  // of one host) or "cuda device copy" (a 1-rank ring in GPU mode).
+  std::string data_path;
 };
 
 // Joins the ring described by the options: performs the rendezvous (rank 0 hosts it) and

@@ -304,7 +304,8 @@ void RendezvousServer::broadcast_peers() {
   const int n = config_.world_size;
   const auto record = [this](int rank) {
     const Hello& hello = hellos_[static_cast<std::size_t>(rank)];
-    return PeerRecord{hello.rank, hello.host, hello.host_identity, hello.address};
+    return PeerRecord{hello.rank, hello.host, hello.host_identity, hello.gpu_identity,
+                      hello.address};
   };
   for (int rank = 0; rank < n; ++rank) {
     Connection& connection = *connection_of_rank_[static_cast<std::size_t>(rank)];

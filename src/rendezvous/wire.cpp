@@ -106,6 +106,7 @@ void put_record(Writer& writer, const PeerRecord& record) {
   writer.put_u32(record.rank);
   writer.put_string(record.host);
   writer.put_string(record.host_identity);
+  writer.put_string(record.gpu_identity);
   writer.put_blob(record.address);
 }
 
@@ -114,6 +115,7 @@ PeerRecord read_record(Reader& reader) {
   record.rank = reader.u32("rank");
   record.host = reader.text("host");
   record.host_identity = reader.text("host identity");
+  record.gpu_identity = reader.text("GPU identity");
   record.address = reader.blob("address", kMaxAddress);
   return record;
 }
@@ -164,6 +166,7 @@ std::vector<std::byte> encode(const Hello& hello) {
   writer.put_u8(hello.comm_device);
   writer.put_string(hello.host);
   writer.put_string(hello.host_identity);
+  writer.put_string(hello.gpu_identity);
   writer.put_blob(hello.address);
   return writer.finish();
 }
@@ -196,6 +199,7 @@ Hello decode_hello(std::span<const std::byte> payload) {
   hello.comm_device = reader.u8("comm device");
   hello.host = reader.text("host");
   hello.host_identity = reader.text("host identity");
+  hello.gpu_identity = reader.text("GPU identity");
   hello.address = reader.blob("address", kMaxAddress);
   reader.expect_end();
   return hello;

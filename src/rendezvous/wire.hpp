@@ -16,7 +16,7 @@
 namespace ringpipe::rendezvous {
 
 inline constexpr std::uint32_t kMagic = 0x56525052;  // "RPRV" on the wire
-inline constexpr std::uint16_t kProtocolVersion = 1;
+inline constexpr std::uint16_t kProtocolVersion = 2;
 inline constexpr std::size_t kHeaderSize = 12;
 inline constexpr std::uint32_t kMaxPayload = 64 * 1024;
 inline constexpr std::uint32_t kMaxAddress = 16 * 1024;  // UCX worker addresses are ~0.3-2 KiB
@@ -46,6 +46,7 @@ struct Hello {
   std::uint8_t comm_device = 0;
   std::string host;                // host name
   std::string host_identity;       // host name + boot id: equal only for processes of one host
+  std::string gpu_identity;        // GPU mode: the UUID of the rank's GPU; "" in CPU mode
   std::vector<std::byte> address;  // transport address (UCX worker address)
 };
 
@@ -53,6 +54,7 @@ struct PeerRecord {
   std::uint32_t rank = 0;
   std::string host;
   std::string host_identity;
+  std::string gpu_identity;
   std::vector<std::byte> address;
 };
 

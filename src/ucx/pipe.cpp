@@ -1,7 +1,16 @@
 // ringpipe: a ring edge over a UCX endpoint (host memory).
 #include "ucx/pipe.hpp"
 
+#include "gpu/memory.hpp"
+
 namespace ringpipe::ucx {
+namespace {
+
+constexpr std::uint64_t channel_bits(Channel channel) {
+  return static_cast<std::uint64_t>(channel) << kChannelShift;
+}
+
+}  // namespace
 
 UcxPipe::UcxPipe(Worker& worker, Endpoint& endpoint, RequestPool& pool, Side side, int rank,
                  int world_size, std::chrono::milliseconds op_timeout)
@@ -23,37 +32,59 @@ UcxPipe::UcxPipe(Worker& worker, Endpoint& endpoint, RequestPool& pool, Side sid
   recv_name_ = self + " <- " + other;
 }
 
-Request UcxPipe::isend(const void* data, std::size_t bytes, Tag tag) {
-  if (failure_) {
-    throw Error(failure_->code(), "isend on " + send_name_ + " tag " + std::to_string(tag) +
-                                      " size " + std::to_string(bytes) + ": " +
-                                      std::string(failure_->message()));
+void UcxPipe::check_sendable(std::string_view operation, Tag tag, std::size_t bytes) const {
+  const std::string what = std::string(operation) + " on " + send_name_ + " tag " +
+                           std::to_string(tag) + " size " + std::to_string(bytes);
+  if (failure_) throw Error(failure_->code(), what + ": " + std::string(failure_->message()));
+  if (endpoint_.get() == nullptr) throw Error(Errc::Closed, what + ": the link is closed");
+}
+
+// CPU mode moves host memory only; a CUDA pointer or stream here is a caller's mistake that
+// would otherwise crash inside the transport.
+void UcxPipe::check_buffer(std::string_view operation, const std::string& edge, Tag tag,
+                           const void* data, std::size_t bytes, Stream stream) const {
+  const auto fail = [&](const std::string& why) {
+    throw Error(Errc::InvalidArgument, std::string(operation) + " on " + edge + " tag " +
+                                           std::to_string(tag) + ": " + why);
+  };
+  if (data == nullptr && bytes != 0) fail("null buffer of " + std::to_string(bytes) + " bytes");
+  if (stream.cuda_stream != nullptr) {
+    fail("a CUDA stream was given to a CPU-mode ring (use comm_device gpu for CUDA memory)");
   }
-  if (endpoint_.get() == nullptr) {
-    throw Error(Errc::Closed,
-                "isend on " + send_name_ + " tag " + std::to_string(tag) + ": the link is closed");
+  if (bytes != 0 && gpu::is_cuda_memory(data)) {
+    fail("the buffer is CUDA device memory, but this ring is in CPU mode (host memory only)");
   }
-  if (data == nullptr && bytes != 0) {
-    throw Error(Errc::InvalidArgument, "isend on " + send_name_ + " tag " + std::to_string(tag) +
-                                           ": null buffer of " + std::to_string(bytes) + " bytes");
-  }
+}
+
+Request UcxPipe::post_send(const void* data, std::size_t bytes, Tag tag, Stream stream) {
+  check_sendable("isend", tag, bytes);
+  check_buffer("isend", send_name_, tag, data, bytes, stream);
   UcxRequest* request = pool_.acquire();
   request->start_send(*this, send_tag_base_ | tag, data, bytes, tag);
   return detail::make_request(request);
 }
 
-Request UcxPipe::irecv(void* data, std::size_t capacity, Tag tag) {
-  if (data == nullptr && capacity != 0) {
-    throw Error(Errc::InvalidArgument, "irecv on " + recv_name_ + " tag " + std::to_string(tag) +
-                                           ": null buffer of " + std::to_string(capacity) +
-                                           " bytes");
-  }
+Request UcxPipe::post_recv(void* data, std::size_t capacity, Tag tag, Stream stream) {
+  check_buffer("irecv", recv_name_, tag, data, capacity, stream);
+  return detail::make_request(post_channel_recv(Channel::Data, tag, data, capacity));
+}
+
+UcxRequest* UcxPipe::post_channel_send(Channel channel, Tag tag, const void* data,
+                                       std::size_t bytes) {
+  check_sendable("isend", tag, bytes);
+  UcxRequest* request = pool_.acquire();
+  request->start_send(*this, send_tag_base_ | channel_bits(channel) | tag, data, bytes, tag);
+  return request;
+}
+
+UcxRequest* UcxPipe::post_channel_recv(Channel channel, Tag tag, void* data,
+                                       std::size_t capacity) {
   // Posted even on a failed edge: a message that arrived before the failure is still
   // delivered; otherwise the receive is cancelled with the edge's error.
   UcxRequest* request = pool_.acquire();
-  request->start_recv(*this, recv_tag_base_ | tag, data, capacity, tag);
+  request->start_recv(*this, recv_tag_base_ | channel_bits(channel) | tag, data, capacity, tag);
   if (failure_ && !request->done()) request->cancel_with(*failure_);
-  return detail::make_request(request);
+  return request;
 }
 
 std::string UcxPipe::describe() const {

@@ -105,6 +105,15 @@ bool UcxRequest::test() {
   return true;
 }
 
+std::optional<Error> UcxRequest::outcome() {
+  if (done_ && status_ == UCS_OK && !error_) return std::nullopt;
+  try {
+    throw_failure();
+  } catch (const Error& error) {
+    return error;
+  }
+}
+
 void UcxRequest::wait(std::optional<std::chrono::milliseconds> timeout) {
   if (!done_ && pipe_ != nullptr) {
     const detail::Deadline deadline(timeout.value_or(pipe_->op_timeout()));

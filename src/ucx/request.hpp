@@ -35,6 +35,8 @@ class UcxRequest final : public detail::RequestState {
   void release() noexcept override;
 
   [[nodiscard]] bool done() const noexcept { return done_; }
+  // Once done: nullopt on success, else the error test() would throw. Never progresses.
+  [[nodiscard]] std::optional<Error> outcome();
   [[nodiscard]] const UcxPipe* pipe() const noexcept { return pipe_; }
   [[nodiscard]] Kind kind() const noexcept { return kind_; }
 

@@ -45,10 +45,15 @@ Worker::~Worker() {
 }
 
 bool Worker::progress_once() {
-  const bool did_work = ucp_worker_progress(worker_) != 0;
+  bool did_work = ucp_worker_progress(worker_) != 0;
   if (hook_pending_) {
     hook_pending_ = false;
     if (after_progress_) after_progress_();
+  }
+  if (side_work_) {
+    const SideWork side = side_work_();
+    side_pending_ = side.pending;
+    did_work = did_work || side.did_work;
   }
   return did_work;
 }

@@ -30,6 +30,15 @@ class Worker {
   // link failures and goodbyes there, outside UCX callbacks).
   void set_after_progress(std::function<void()> hook) { after_progress_ = std::move(hook); }
 
+  // Work done beside UCX on every progress call (GPU mode's copies). It returns whether it did
+  // anything and whether work is still pending that no UCX event will announce, in which case
+  // waiting spins (yielding) instead of sleeping on the event fd.
+  struct SideWork {
+    bool did_work = false;
+    bool pending = false;
+  };
+  void set_side_work(std::function<SideWork()> poll) { side_work_ = std::move(poll); }
+
   // Progresses until done() is true (returns true) or the deadline passes (returns false).
   template <typename Done>
   bool progress_until(Done&& done, const detail::Deadline& deadline) {
@@ -42,7 +51,7 @@ class Worker {
       // Checked after busy rounds too: a stream of other traffic must not extend the wait.
       if (deadline.expired()) return false;
       if (did_work) continue;
-      if (mode_ == ProgressMode::BusyPoll) {
+      if (mode_ == ProgressMode::BusyPoll || side_pending_) {
         if (++idle_polls % kBusyPollsPerYield == 0) relax();
         continue;
       }
@@ -87,6 +96,8 @@ class Worker {
   int event_fd_ = -1;
   ProgressMode mode_;
   std::function<void()> after_progress_;
+  std::function<SideWork()> side_work_;
+  bool side_pending_ = false;
   bool hook_pending_ = false;
 };
 

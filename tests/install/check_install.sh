@@ -12,7 +12,11 @@ if ! log=$(meson install -C "$build" --destdir "$root" --no-rebuild 2>&1); then
 fi
 pc=$(find "$root" -name ringpipe.pc | head -n 1)
 [ -n "$pc" ] || { echo "ringpipe.pc was not installed"; exit 1; }
-export PKG_CONFIG_PATH="$(dirname "$pc")" PKG_CONFIG_SYSROOT_DIR="$root"
+# The installed file with its prefix moved into the scratch root (a sysroot would also move
+# the absolute paths of dependencies, such as the CUDA runtime archive).
+mkdir "$root/pkgconfig"
+sed "s|^prefix=|prefix=$root|" "$pc" >"$root/pkgconfig/ringpipe.pc"
+export PKG_CONFIG_PATH="$root/pkgconfig"
 cflags=$(pkg-config --cflags ringpipe)
 libs=$(pkg-config --libs ringpipe)
 echo "pkg-config: $cflags $libs"

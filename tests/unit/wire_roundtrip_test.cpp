@@ -23,6 +23,7 @@ using test::sample_record;
 
 bool same_record(const PeerRecord& a, const PeerRecord& b) {
   return a.rank == b.rank && a.host == b.host && a.host_identity == b.host_identity &&
+         a.gpu_identity == b.gpu_identity &&
          a.address == b.address;
 }
 
@@ -48,6 +49,7 @@ TEST(WireRoundTrip, HelloKeepsEveryFieldIncludingAKilobyteAddressAndBinaryText) 
   EXPECT_EQ(got.job_id, sent.job_id);
   EXPECT_EQ(got.comm_device, sent.comm_device);
   EXPECT_EQ(got.host, sent.host);
+  EXPECT_EQ(got.gpu_identity, sent.gpu_identity);
   EXPECT_EQ(got.host_identity, sent.host_identity);
   EXPECT_EQ(got.address, sent.address);
 }

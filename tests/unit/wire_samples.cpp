@@ -24,13 +24,14 @@ Hello sample_hello() {
   hello.host = "node-17.cluster";
   // Bytes that a string terminator or a sign extension would damage.
   hello.host_identity = std::string("node-17/boot\0id\xff\x80", 17);
+  hello.gpu_identity = "GPU-8a3f0c1e-5b7d-4e2a-9c61-0d4b2e7f9a13";
   hello.address = patterned_blob(1536, 1);
   return hello;
 }
 
 PeerRecord sample_record(std::uint32_t rank, unsigned seed) {
   return PeerRecord{rank, "host-" + std::to_string(rank), "host-" + std::to_string(rank) + "/boot",
-                    patterned_blob(300 + seed, seed)};
+                    "GPU-" + std::to_string(seed), patterned_blob(300 + seed, seed)};
 }
 
 Peers sample_peers() { return Peers{sample_record(4, 2), sample_record(6, 3)}; }
@@ -69,6 +70,7 @@ std::vector<Field> hello_layout(const Hello& hello) {
           {"comm device", 1},
           {"host", 4 + hello.host.size()},
           {"host identity", 4 + hello.host_identity.size()},
+          {"GPU identity", 4 + hello.gpu_identity.size()},
           {"address", 4 + hello.address.size()}};
 }
 
@@ -78,6 +80,7 @@ std::vector<Field> peers_layout(const Peers& peers) {
     layout.push_back({"rank", 4});
     layout.push_back({"host", 4 + record->host.size()});
     layout.push_back({"host identity", 4 + record->host_identity.size()});
+    layout.push_back({"GPU identity", 4 + record->gpu_identity.size()});
     layout.push_back({"address", 4 + record->address.size()});
   }
   return layout;

@@ -1,0 +1,26 @@
+// ringpipe: the few CUDA driver calls ringpipe needs, found through the runtime's entry-point
+// query so that no binary links libcuda (they must load on machines without a GPU driver).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+
+namespace ringpipe::gpu {
+
+// Where a pointer lives, as the driver sees it.
+struct PointerInfo {
+  bool device = false;   // CUDA device memory (not managed)
+  bool managed = false;  // managed (unified) memory
+  int ordinal = -1;      // the device it belongs to
+  std::uint64_t buffer_id = 0;  // unique per allocation for the process's lifetime
+  std::uintptr_t base = 0;      // the allocation it belongs to
+  std::size_t range = 0;
+};
+
+// Asks the driver about `data`. Host memory (registered or not) gives device == false. Returns
+// nullopt if the driver is not usable. `initialise` allows loading the driver; without it, only
+// a driver the process already loaded is asked.
+std::optional<PointerInfo> query_pointer(const void* data, bool initialise);
+
+}  // namespace ringpipe::gpu

@@ -1,0 +1,141 @@
+// ringpipe: choosing each GPU edge's data path and agreeing on it with the neighbour.
+#include <ringpipe/error.hpp>
+
+#include "gpu/engine.hpp"
+#include "gpu/gpu_mode.hpp"
+#include "gpu/ipc_pipe.hpp"
+#include "ucx/pipe.hpp"
+#include "ucx/request.hpp"
+
+#include <unistd.h>
+
+#include <cstring>
+#include <memory>
+
+namespace ringpipe::gpu {
+namespace {
+
+enum class Path : std::uint32_t { CudaIpc = 1 };
+
+// Sent by each end of an edge to the other before the Ring is released.
+struct SetupMessage {
+  static constexpr std::uint32_t kMagic = 0x53475052;  // "RPGS"
+  std::uint32_t magic = kMagic;
+  Path path = Path::CudaIpc;
+  std::int32_t pid = 0;
+  std::int32_t device = 0;
+  char gpu_uuid[48] = {};
+};
+
+std::string edge_name(const ucx::UcxPipe& host) { return host.name(true); }
+
+Path choose_path(const ucx::UcxPipe& host, const EdgePeer& peer, const Options& options) {
+  const std::string edge = edge_name(host);
+  if (peer.rank == options.rank) return Path::CudaIpc;  // a self-loop is a device copy
+  if (options.gpu_transport == GpuTransport::Nccl || !peer.same_host) {
+    throw Error(Errc::Unsupported,
+                "GPU mode on " + edge + ": " +
+                    (peer.same_host ? std::string("the NCCL path was asked for")
+                                    : "rank " + std::to_string(peer.rank) +
+                                          " is on another host, which needs the NCCL path") +
+                    ", and this version of ringpipe moves GPU data by CUDA IPC only");
+  }
+  return Path::CudaIpc;
+}
+
+// One end's half of the set-up of an edge: what it told the neighbour and what it heard.
+struct Handshake {
+  ucx::UcxPipe* host = nullptr;
+  SetupMessage mine;
+  SetupMessage theirs;
+  ucx::UcxRequest* received = nullptr;
+  ucx::UcxRequest* sent = nullptr;
+
+  ~Handshake() {
+    if (received != nullptr) received->release();
+    if (sent != nullptr) sent->release();
+  }
+  [[nodiscard]] bool done() const { return received->done() && sent->done(); }
+  void check(Path path) {
+    const std::string edge = "GPU mode on " + edge_name(*host) + ": rank " +
+                             std::to_string(host->peer());
+    for (ucx::UcxRequest* request : {received, sent}) {
+      if (auto error = request->outcome()) throw *error;
+    }
+    if (received->bytes() != sizeof theirs || theirs.magic != SetupMessage::kMagic) {
+      throw Error(Errc::ProtocolMismatch, edge + " sent a malformed set-up message");
+    }
+    if (theirs.path != path) {
+      throw Error(Errc::ProtocolMismatch,
+                  edge + " chose another data path for this edge (are both ranks given the "
+                         "same gpu_transport?)");
+    }
+  }
+};
+
+// Each end tells the other its choice; both must agree, or the Ring is not formed. Every rank
+// posts all its messages before waiting, so no ring order can deadlock.
+void agree(ucx::Worker& worker, ucx::UcxPipe& pred, Path pred_path, ucx::UcxPipe& succ,
+           Path succ_path, const LocalDevice& device, const detail::Deadline& deadline) {
+  Handshake handshakes[2];
+  const std::pair<ucx::UcxPipe*, Path> edges[2] = {{&pred, pred_path}, {&succ, succ_path}};
+  for (int i = 0; i < 2; ++i) {
+    Handshake& h = handshakes[i];
+    h.host = edges[i].first;
+    h.mine.path = edges[i].second;
+    h.mine.pid = static_cast<std::int32_t>(getpid());
+    h.mine.device = device.ordinal;
+    std::strncpy(h.mine.gpu_uuid, device.uuid.c_str(), sizeof h.mine.gpu_uuid - 1);
+    h.received = h.host->post_channel_recv(ucx::Channel::GpuSetup, 0, &h.theirs, sizeof h.theirs);
+  }
+  for (Handshake& h : handshakes) {
+    h.sent = h.host->post_channel_send(ucx::Channel::GpuSetup, 0, &h.mine, sizeof h.mine);
+  }
+  if (!worker.progress_until([&] { return handshakes[0].done() && handshakes[1].done(); },
+                             deadline)) {
+    for (const Handshake& h : handshakes) {
+      if (!h.done()) {
+        throw Error(Errc::Timeout, "GPU mode on " + edge_name(*h.host) + ": rank " +
+                                       std::to_string(h.host->peer()) +
+                                       " did not answer the GPU set-up in time");
+      }
+    }
+  }
+  for (int i = 0; i < 2; ++i) handshakes[i].check(edges[i].second);
+}
+
+class IpcEdges final : public GpuEdges {
+ public:
+  IpcEdges(ucx::Worker& worker, ucx::UcxPipe& pred, ucx::UcxPipe& succ, int device)
+      : engine_(std::make_unique<Engine>(worker)),
+        pred_(std::make_unique<IpcPipe>(*engine_, pred, device)),
+        succ_(std::make_unique<IpcPipe>(*engine_, succ, device)) {}
+  ~IpcEdges() override {
+    engine_.reset();  // detaches the requests before the pipes' resources go
+  }
+
+  PipeGroup& pred() noexcept override { return *pred_; }
+  PipeGroup& succ() noexcept override { return *succ_; }
+  std::string path(const PipeGroup& edge) const override {
+    return edge.peer() == edge.rank() ? "cuda device copy" : "cuda-ipc";
+  }
+
+ private:
+  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<IpcPipe> pred_;
+  std::unique_ptr<IpcPipe> succ_;
+};
+
+}  // namespace
+
+std::unique_ptr<GpuEdges> make_edges(ucx::Worker& worker, ucx::UcxPipe& pred,
+                                     ucx::UcxPipe& succ, const EdgePeer& pred_peer,
+                                     const EdgePeer& succ_peer, const Options& options,
+                                     const LocalDevice& device, const detail::Deadline& deadline) {
+  const Path pred_path = choose_path(pred, pred_peer, options);
+  const Path succ_path = choose_path(succ, succ_peer, options);
+  agree(worker, pred, pred_path, succ, succ_path, device, deadline);
+  return std::make_unique<IpcEdges>(worker, pred, succ, device.ordinal);
+}
+
+}  // namespace ringpipe::gpu

@@ -1,0 +1,68 @@
+// ringpipe: GPU mode's requests in flight.
+#include "gpu/engine.hpp"
+
+#include "gpu/ipc_pipe.hpp"
+
+#include <algorithm>
+
+namespace ringpipe::gpu {
+
+Engine::Engine(ucx::Worker& worker) : worker_(worker) {
+  worker_.set_side_work([this] { return poll(); });
+}
+
+Engine::~Engine() {
+  worker_.set_side_work(nullptr);
+  for (IpcRequest* request : outstanding_) {
+    const bool adopted = std::find(in_flight_.begin(), in_flight_.end(), request) !=
+                             in_flight_.end() &&
+                         request->released();
+    request->detach();
+    if (adopted) delete request;  // nobody holds it any more
+  }
+  for (IpcRequest* request : free_) delete request;
+}
+
+IpcRequest* Engine::acquire() {
+  IpcRequest* request;
+  if (free_.empty()) {
+    request = new IpcRequest(*this);
+  } else {
+    request = free_.back();
+    free_.pop_back();
+  }
+  outstanding_.push_back(request);
+  return request;
+}
+
+void Engine::track(IpcRequest* request) { in_flight_.push_back(request); }
+
+void Engine::recycle(IpcRequest* request) noexcept {
+  std::erase(in_flight_, request);
+  std::erase(outstanding_, request);
+  request->reset();
+  try {
+    free_.push_back(request);
+  } catch (...) {
+    delete request;
+  }
+}
+
+ucx::Worker::SideWork Engine::poll() {
+  ucx::Worker::SideWork work;
+  for (std::size_t i = 0; i < in_flight_.size();) {
+    IpcRequest* request = in_flight_[i];
+    work.did_work = request->advance() || work.did_work;
+    if (!request->settled()) {
+      work.pending = work.pending || request->copying();
+      ++i;
+      continue;
+    }
+    in_flight_[i] = in_flight_.back();
+    in_flight_.pop_back();
+    if (request->released()) recycle(request);
+  }
+  return work;
+}
+
+}  // namespace ringpipe::gpu

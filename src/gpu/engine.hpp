@@ -1,0 +1,42 @@
+// ringpipe: GPU mode's requests in flight, advanced on every progress call of the Ring's worker.
+#pragma once
+
+#include "ucx/worker.hpp"
+
+#include <vector>
+
+namespace ringpipe::gpu {
+
+class IpcRequest;
+
+// A GPU transfer takes several steps (message, copy, reply) that must advance while the user
+// waits on any request of the Ring, or two ranks waiting on each other's sends would deadlock.
+// The engine hooks the worker's progress and advances every request in flight. It also pools
+// the requests, so steady-state traffic allocates nothing.
+class Engine {
+ public:
+  explicit Engine(ucx::Worker& worker);
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+  // Detaches every request still held by a user: later calls on it throw Errc::Closed.
+  ~Engine();
+
+  [[nodiscard]] ucx::Worker& worker() noexcept { return worker_; }
+
+  [[nodiscard]] IpcRequest* acquire();
+  // Advanced on every progress call until it reports it is settled.
+  void track(IpcRequest* request);
+  // Back to the pool. A request released while still in flight stays tracked and is recycled
+  // here once it settles.
+  void recycle(IpcRequest* request) noexcept;
+
+ private:
+  ucx::Worker::SideWork poll();
+
+  ucx::Worker& worker_;
+  std::vector<IpcRequest*> in_flight_;
+  std::vector<IpcRequest*> outstanding_;  // acquired and not yet recycled
+  std::vector<IpcRequest*> free_;
+};
+
+}  // namespace ringpipe::gpu

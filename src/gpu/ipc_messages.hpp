@@ -1,0 +1,56 @@
+// ringpipe: the messages of the CUDA IPC path, sent over an edge's host link.
+//
+//   sender                                   receiver
+//   isend: record event on stream,
+//          Descriptor ------------------->   irecv matches it (edge, direction, tag):
+//                                            wait for the event, copy on its stream,
+//   request completes  <------------------   Reply once the copy has finished
+//
+// Both sides run one build of ringpipe (the rendezvous checks the version), so the structs
+// travel as they are in memory.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+namespace ringpipe::gpu {
+
+inline constexpr std::uint32_t kDescriptorMagic = 0x44475052;  // "RPGD"
+inline constexpr std::uint32_t kReplyMagic = 0x52475052;       // "RPGR"
+
+enum class SourceKind : std::uint32_t {
+  IpcHandle = 1,  // another process: open `memory` and `event`
+  SameProcess = 2,  // a 1-rank ring: `pointer` and `event_pointer` are this process's own
+};
+
+struct Descriptor {
+  std::uint32_t magic = kDescriptorMagic;
+  SourceKind kind = SourceKind::IpcHandle;
+  std::uint64_t sequence = 0;  // the sender's message number; the Reply names it
+  std::uint64_t bytes = 0;
+  std::uint64_t buffer_id = 0;  // the sender's allocation: the receiver caches its mapping
+  std::uint64_t offset = 0;     // of the data within that allocation
+  std::uint64_t pointer = 0;        // SameProcess only
+  std::uint64_t event_pointer = 0;  // SameProcess only
+  std::uint32_t event_slot = 0;     // the sender's event: the receiver caches it by slot
+  std::uint32_t reserved = 0;
+  cudaIpcMemHandle_t memory{};
+  cudaIpcEventHandle_t event{};
+};
+
+enum class ReplyStatus : std::uint32_t {
+  Copied = 1,     // the data landed; the sender's buffer is free
+  Truncated = 2,  // the receive buffer was too small (`capacity` says how large it was)
+  Failed = 3,     // the receiver could not copy (e.g. could not open the IPC handle)
+  Dropped = 4,    // the receiver's request was cancelled before it copied
+};
+
+struct Reply {
+  std::uint32_t magic = kReplyMagic;
+  ReplyStatus status = ReplyStatus::Copied;
+  std::uint64_t sequence = 0;
+  std::uint64_t capacity = 0;
+};
+
+}  // namespace ringpipe::gpu

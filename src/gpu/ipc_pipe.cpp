@@ -1,0 +1,556 @@
+// ringpipe: a ring edge between CUDA buffers moved by CUDA IPC.
+#include "gpu/ipc_pipe.hpp"
+
+#include "gpu/cuda_check.hpp"
+#include "gpu/engine.hpp"
+#include "log.hpp"
+
+#include <algorithm>
+#include <utility>
+
+namespace ringpipe::gpu {
+namespace {
+
+// How long a cancelled or abandoned operation may take to settle before its edge is failed.
+constexpr auto kSettleTimeout = std::chrono::milliseconds(2000);
+// Mapped allocations of a neighbour kept open; a serving stack reuses a few buffers, so this
+// is never reached in steady state, and it bounds what a changing set of buffers costs.
+constexpr std::size_t kMaxMappings = 256;
+constexpr std::size_t kMaxExports = 1024;
+
+}  // namespace
+
+// ---- IpcRequest ------------------------------------------------------------------------------
+
+void IpcRequest::reset() noexcept {
+  pipe_ = nullptr;
+  stage_ = Stage::Done;
+  bytes_ = 0;
+  released_ = false;
+  dropped_ = false;
+  error_.reset();
+  message_ = answer_ = nullptr;
+  holds_mapping_ = false;
+  event_slot_ = -1;
+  copy_done_ = nullptr;
+}
+
+void IpcRequest::start_send(IpcPipe& pipe, const void* data, std::size_t bytes, Tag tag,
+                            cudaStream_t stream, const PointerInfo& source) {
+  pipe_ = &pipe;
+  kind_ = Kind::Send;
+  tag_ = tag;
+  size_ = bytes;
+  buffer_ = const_cast<void*>(data);
+  stream_ = stream;
+  started_ = detail::Clock::now();
+  stage_ = Stage::Posted;
+  descriptor_ = Descriptor{};
+  descriptor_.sequence = pipe.next_sequence();
+  descriptor_.bytes = bytes;
+  try {
+    if (bytes != 0) {
+      event_slot_ = pipe.acquire_event_slot();
+      check(cudaEventRecord(pipe.event(event_slot_), stream),
+            describe_operation() + ": cannot record the send on its stream");
+      const auto address = reinterpret_cast<std::uintptr_t>(data);
+      if (pipe.same_process()) {
+        descriptor_.kind = SourceKind::SameProcess;
+        descriptor_.pointer = address;
+        descriptor_.event_pointer = reinterpret_cast<std::uintptr_t>(pipe.event(event_slot_));
+      } else {
+        descriptor_.kind = SourceKind::IpcHandle;
+        descriptor_.buffer_id = source.buffer_id;
+        descriptor_.offset = address - source.base;
+        descriptor_.memory = pipe.export_memory(source.buffer_id, source.base);
+        descriptor_.event_slot = static_cast<std::uint32_t>(event_slot_);
+        descriptor_.event = pipe.event_handle(event_slot_);
+      }
+    }
+    // The reply's receive goes first, so the reply can never arrive unexpected.
+    answer_ = pipe.host().post_channel_recv(ucx::Channel::GpuReply,
+                                            static_cast<Tag>(descriptor_.sequence), &reply_,
+                                            sizeof reply_);
+    message_ = pipe.host().post_channel_send(ucx::Channel::GpuDescriptor, tag, &descriptor_,
+                                             sizeof descriptor_);
+  } catch (...) {
+    release_messages();
+    if (event_slot_ >= 0) pipe.release_event_slot(event_slot_);
+    event_slot_ = -1;
+    stage_ = Stage::Done;
+    throw;
+  }
+  engine_->track(this);
+}
+
+void IpcRequest::start_recv(IpcPipe& pipe, void* data, std::size_t capacity, Tag tag,
+                            cudaStream_t stream) {
+  pipe_ = &pipe;
+  kind_ = Kind::Recv;
+  tag_ = tag;
+  size_ = capacity;
+  buffer_ = data;
+  stream_ = stream;
+  started_ = detail::Clock::now();
+  stage_ = Stage::Posted;
+  message_ = pipe.host().post_channel_recv(ucx::Channel::GpuDescriptor, tag, &descriptor_,
+                                           sizeof descriptor_);
+  engine_->track(this);
+}
+
+bool IpcRequest::advance() noexcept {
+  if (stage_ == Stage::Done || pipe_ == nullptr) return false;
+  try {
+    return kind_ == Kind::Send ? advance_send() : advance_recv();
+  } catch (const Error& error) {
+    finish(error);
+  } catch (const std::exception& error) {
+    finish(Error(Errc::Internal, describe_operation() + ": " + error.what()));
+  }
+  return true;
+}
+
+bool IpcRequest::advance_send() {
+  if (message_->done()) {
+    if (auto error = message_->outcome()) {
+      finish(*error);
+      return true;
+    }
+  }
+  if (!answer_->done()) return false;
+  if (auto error = answer_->outcome()) {
+    finish(*error);
+    return true;
+  }
+  if (!message_->done()) return false;
+  if (answer_->bytes() != sizeof reply_ || reply_.magic != kReplyMagic ||
+      reply_.sequence != descriptor_.sequence) {
+    finish(Error(Errc::ProtocolMismatch, describe_operation() + ": malformed reply from rank " +
+                                             std::to_string(pipe_->peer())));
+    return true;
+  }
+  const std::string what = describe_operation() + ": ";
+  switch (reply_.status) {
+    case ReplyStatus::Copied:
+      bytes_ = size_;
+      finish(std::nullopt);
+      break;
+    case ReplyStatus::Truncated:
+      finish(Error(Errc::Truncated, what + "the message of " + std::to_string(size_) +
+                                        " bytes does not fit the receive buffer of " +
+                                        std::to_string(reply_.capacity) + " bytes"));
+      break;
+    case ReplyStatus::Dropped:
+      finish(Error(Errc::Closed, what + "rank " + std::to_string(pipe_->peer()) +
+                                     " cancelled its receive before taking the data"));
+      break;
+    default:
+      finish(Error(Errc::PeerFailed, what + "rank " + std::to_string(pipe_->peer()) +
+                                         " could not copy the data (its log says why)"));
+      break;
+  }
+  return true;
+}
+
+bool IpcRequest::advance_recv() {
+  switch (stage_) {
+    case Stage::Posted: {
+      if (!message_->done()) return false;
+      if (auto error = message_->outcome()) {
+        finish(*error);
+        return true;
+      }
+      if (message_->bytes() != sizeof descriptor_ || descriptor_.magic != kDescriptorMagic) {
+        finish(Error(Errc::ProtocolMismatch, describe_operation() +
+                                                 ": malformed descriptor from rank " +
+                                                 std::to_string(pipe_->peer())));
+        return true;
+      }
+      message_->release();
+      message_ = nullptr;
+      if (dropped_) {
+        send_reply(ReplyStatus::Dropped);
+        return true;
+      }
+      if (descriptor_.bytes > size_) {
+        error_ = Error(Errc::Truncated, describe_operation() + ": the message of " +
+                                            std::to_string(descriptor_.bytes) +
+                                            " bytes does not fit the receive buffer of " +
+                                            std::to_string(size_) + " bytes");
+        send_reply(ReplyStatus::Truncated);
+        return true;
+      }
+      bytes_ = descriptor_.bytes;
+      if (bytes_ == 0) {
+        send_reply(ReplyStatus::Copied);
+        return true;
+      }
+      try {
+        start_copy();
+      } catch (const Error& error) {
+        log(detail::LogLevel::Error, error.what());
+        error_ = error;
+        send_reply(ReplyStatus::Failed);
+      }
+      return true;
+    }
+    case Stage::Copying: {
+      const cudaError_t state = cudaEventQuery(copy_done_);
+      if (state == cudaErrorNotReady) return false;
+      pipe_->release_copy_event(copy_done_);
+      copy_done_ = nullptr;
+      if (holds_mapping_) pipe_->unmap_source(mapping_key_);
+      holds_mapping_ = false;
+      if (state != cudaSuccess) {
+        error_ = Error(Errc::Internal, describe(state, describe_operation() + ": the copy failed"));
+        send_reply(ReplyStatus::Failed);
+      } else {
+        send_reply(ReplyStatus::Copied);
+      }
+      return true;
+    }
+    case Stage::Replying:
+      if (!answer_->done()) return false;
+      // A reply that could not be sent (the sender died) changes nothing here: the data landed.
+      finish(error_);
+      return true;
+    case Stage::Done:
+      break;
+  }
+  return false;
+}
+
+void IpcRequest::start_copy() {
+  char* source = nullptr;
+  cudaEvent_t ready = nullptr;
+  if (descriptor_.kind == SourceKind::SameProcess) {
+    source = reinterpret_cast<char*>(descriptor_.pointer);
+    ready = reinterpret_cast<cudaEvent_t>(descriptor_.event_pointer);
+  } else {
+    source = pipe_->map_source(descriptor_, mapping_key_) + descriptor_.offset;
+    holds_mapping_ = true;
+    ready = pipe_->source_event(descriptor_);
+  }
+  const std::string what = describe_operation();
+  check(cudaStreamWaitEvent(stream_, ready, 0), what + ": cannot wait for the sender's data");
+  copy_done_ = pipe_->acquire_copy_event();
+  check(cudaMemcpyAsync(buffer_, source, bytes_, cudaMemcpyDeviceToDevice, stream_),
+        what + ": cannot start the copy");
+  check(cudaEventRecord(copy_done_, stream_), what + ": cannot record the copy's end");
+  stage_ = Stage::Copying;
+}
+
+void IpcRequest::send_reply(ReplyStatus status) {
+  reply_ = Reply{};
+  reply_.status = status;
+  reply_.sequence = descriptor_.sequence;
+  reply_.capacity = size_;
+  try {
+    answer_ = pipe_->host().post_channel_send(ucx::Channel::GpuReply,
+                                              static_cast<Tag>(descriptor_.sequence), &reply_,
+                                              sizeof reply_);
+    stage_ = Stage::Replying;
+  } catch (const Error& error) {
+    // The edge failed after the data landed: the receive itself succeeded.
+    finish(status == ReplyStatus::Copied ? error_ : (error_ ? error_ : error));
+  }
+}
+
+void IpcRequest::release_messages() noexcept {
+  if (message_ != nullptr) std::exchange(message_, nullptr)->release();
+  if (answer_ != nullptr) std::exchange(answer_, nullptr)->release();
+}
+
+void IpcRequest::finish(std::optional<Error> error) noexcept {
+  release_messages();
+  if (pipe_ != nullptr) {
+    if (event_slot_ >= 0) pipe_->release_event_slot(event_slot_);
+    if (copy_done_ != nullptr && cudaEventQuery(copy_done_) == cudaSuccess) {
+      pipe_->release_copy_event(copy_done_);
+    }
+    if (holds_mapping_) pipe_->unmap_source(mapping_key_);
+  }
+  event_slot_ = -1;
+  copy_done_ = nullptr;
+  holds_mapping_ = false;
+  error_ = std::move(error);
+  stage_ = Stage::Done;
+}
+
+void IpcRequest::fail_edge(const Error& error) noexcept {
+  if (pipe_ == nullptr) return;
+  pipe_->host().fail(error);
+  pipe_->host().endpoint().close_by_force();
+}
+
+bool IpcRequest::finish_by(const detail::Deadline& deadline) {
+  return engine_->worker().progress_until([this] { return stage_ == Stage::Done; }, deadline);
+}
+
+bool IpcRequest::test() {
+  if (stage_ != Stage::Done && engine_ != nullptr) engine_->worker().progress_once();
+  if (stage_ != Stage::Done) {
+    if (engine_ == nullptr) throw_failure();
+    return false;
+  }
+  if (error_) throw_failure();
+  return true;
+}
+
+void IpcRequest::wait(std::optional<std::chrono::milliseconds> timeout) {
+  if (stage_ != Stage::Done && engine_ != nullptr) {
+    const detail::Deadline deadline(timeout.value_or(pipe_->host().op_timeout()));
+    if (!finish_by(deadline)) {
+      const Error expired(Errc::Timeout, describe_operation() + " timed out after " +
+                                             detail::format_seconds(deadline.elapsed_s()));
+      if (kind_ == Kind::Send) {
+        // The receiver may be copying from the buffer; failing the edge tells it to stop
+        // trusting this rank, and completes the host messages.
+        fail_edge(expired);
+      } else if (stage_ == Stage::Posted && message_ != nullptr) {
+        message_->cancel_with(expired);
+      }
+      (void)finish_by(detail::Deadline(kSettleTimeout));
+      if (stage_ != Stage::Done) {
+        // A copy still queued behind the stream's work: it completes in stream order; the
+        // sender must not wait for a reply that may never come.
+        fail_edge(expired);
+        throw expired;
+      }
+      // A receive that matched while being cancelled has its data: that is a success.
+    }
+  }
+  if (stage_ != Stage::Done || error_) throw_failure();
+}
+
+void IpcRequest::release() noexcept {
+  if (engine_ == nullptr) {
+    delete this;  // detached from a Ring that is gone
+    return;
+  }
+  if (stage_ != Stage::Done) {
+    try {
+      if (kind_ == Kind::Send) {
+        // As in CPU mode: the receiver gets the operation timeout to take the data.
+        if (!finish_by(detail::Deadline(pipe_->host().op_timeout()))) {
+          fail_edge(Error(Errc::Timeout, describe_operation() + " was dropped unfinished"));
+          (void)finish_by(detail::Deadline(kSettleTimeout));
+        }
+      } else if (stage_ == Stage::Posted) {
+        dropped_ = true;
+        if (message_ != nullptr) {
+          message_->cancel_with(Error(Errc::Closed, describe_operation() + " was dropped"));
+        }
+        (void)finish_by(detail::Deadline(kSettleTimeout));
+      }
+    } catch (const std::exception& error) {
+      log(detail::LogLevel::Error, error.what());
+    }
+  }
+  if (stage_ != Stage::Done) {
+    released_ = true;  // the engine recycles it once it settles
+    return;
+  }
+  engine_->recycle(this);
+}
+
+void IpcRequest::detach() noexcept {
+  if (stage_ == Stage::Copying) {
+    // The mapping it reads must not be closed under the copy.
+    const detail::Deadline deadline(kSettleTimeout);
+    while (cudaEventQuery(copy_done_) == cudaErrorNotReady && !deadline.expired()) {
+    }
+  }
+  if (stage_ != Stage::Done) {
+    finish(Error(Errc::Closed, describe_operation() + ": the ring was closed"));
+  }
+  engine_ = nullptr;
+  pipe_ = nullptr;
+}
+
+void IpcRequest::throw_failure() const {
+  if (error_) throw *error_;
+  throw Error(Errc::Closed, describe_operation() + ": the ring was closed");
+}
+
+std::string IpcRequest::describe_operation() const {
+  const bool sending = kind_ == Kind::Send;
+  return std::string(sending ? "send" : "recv") + " on " +
+         (pipe_ ? pipe_->host().name(sending) : std::string("a closed ring")) + " tag " +
+         std::to_string(tag_) + " size " + std::to_string(size_) + " (cuda-ipc)";
+}
+
+// ---- IpcPipe ---------------------------------------------------------------------------------
+
+IpcPipe::IpcPipe(Engine& engine, ucx::UcxPipe& host, int device)
+    : engine_(engine), host_(host), device_(device) {}
+
+IpcPipe::~IpcPipe() {
+  // Requests are detached by the engine before this; nothing uses these resources any more.
+  for (auto& [key, mapping] : mappings_) (void)cudaIpcCloseMemHandle(mapping.base);
+  for (auto& [slot, event] : source_events_) (void)cudaEventDestroy(event);
+  for (cudaEvent_t event : copy_events_) (void)cudaEventDestroy(event);
+  for (EventSlot& slot : slots_) (void)cudaEventDestroy(slot.event);
+  (void)cudaGetLastError();
+}
+
+std::string IpcPipe::describe() const {
+  return host_.name(true) + (same_process() ? " (cuda: device copy)" : " (cuda-ipc)");
+}
+
+PointerInfo IpcPipe::check_device_buffer(const char* operation, const std::string& edge, Tag tag,
+                                         const void* data, std::size_t bytes) const {
+  const auto fail = [&](const std::string& why) {
+    throw Error(Errc::InvalidArgument,
+                std::string(operation) + " on " + edge + " tag " + std::to_string(tag) + ": " + why);
+  };
+  if (bytes == 0) return PointerInfo{};
+  if (data == nullptr) fail("null buffer of " + std::to_string(bytes) + " bytes");
+  const std::optional<PointerInfo> info = query_pointer(data, /*initialise=*/true);
+  if (!info || (!info->device && !info->managed)) {
+    fail("the buffer is host memory, but this ring is in GPU mode (CUDA device memory only)");
+  }
+  if (info->managed) {
+    fail("the buffer is CUDA managed memory, which CUDA IPC cannot share (use cudaMalloc)");
+  }
+  if (info->ordinal != device_) {
+    fail("the buffer is memory of CUDA device " + std::to_string(info->ordinal) +
+         ", but this rank uses device " + std::to_string(device_));
+  }
+  const auto address = reinterpret_cast<std::uintptr_t>(data);
+  if (address - info->base + bytes > info->range) {
+    fail(std::to_string(bytes) + " bytes at offset " + std::to_string(address - info->base) +
+         " overrun the allocation of " + std::to_string(info->range) + " bytes");
+  }
+  return *info;
+}
+
+Request IpcPipe::post_send(const void* data, std::size_t bytes, Tag tag, Stream stream) {
+  host_.check_sendable("isend", tag, bytes);
+  const PointerInfo source = check_device_buffer("isend", host_.name(true), tag, data, bytes);
+  IpcRequest* request = engine_.acquire();
+  try {
+    request->start_send(*this, data, bytes, tag, static_cast<cudaStream_t>(stream.cuda_stream),
+                        source);
+  } catch (...) {
+    engine_.recycle(request);
+    throw;
+  }
+  return detail::make_request(request);
+}
+
+Request IpcPipe::post_recv(void* data, std::size_t capacity, Tag tag, Stream stream) {
+  (void)check_device_buffer("irecv", host_.name(false), tag, data, capacity);
+  IpcRequest* request = engine_.acquire();
+  try {
+    request->start_recv(*this, data, capacity, tag, static_cast<cudaStream_t>(stream.cuda_stream));
+  } catch (...) {
+    engine_.recycle(request);
+    throw;
+  }
+  return detail::make_request(request);
+}
+
+const cudaIpcMemHandle_t& IpcPipe::export_memory(std::uint64_t buffer_id, std::uintptr_t base) {
+  if (auto found = exports_.find(buffer_id); found != exports_.end()) return found->second;
+  if (exports_.size() >= kMaxExports) exports_.clear();
+  cudaIpcMemHandle_t handle{};
+  check(cudaIpcGetMemHandle(&handle, reinterpret_cast<void*>(base)),
+        "isend on " + host_.name(true) +
+            ": the buffer's allocation cannot be shared by CUDA IPC (memory from cudaMalloc can; "
+            "virtual-memory-managed allocations cannot)",
+        Errc::InvalidArgument);
+  return exports_.emplace(buffer_id, handle).first->second;
+}
+
+int IpcPipe::acquire_event_slot() {
+  for (std::size_t i = 0; i < slots_.size(); ++i) {
+    if (!slots_[i].busy) {
+      slots_[i].busy = true;
+      return static_cast<int>(i);
+    }
+  }
+  EventSlot slot;
+  check(cudaEventCreateWithFlags(&slot.event, cudaEventDisableTiming | cudaEventInterprocess),
+        "cannot create a CUDA IPC event");
+  if (!same_process()) {
+    const cudaError_t status = cudaIpcGetEventHandle(&slot.handle, slot.event);
+    if (status != cudaSuccess) {
+      (void)cudaEventDestroy(slot.event);
+      check(status, "cannot share a CUDA event by IPC");
+    }
+  }
+  slot.busy = true;
+  slots_.push_back(slot);
+  return static_cast<int>(slots_.size() - 1);
+}
+
+void IpcPipe::release_event_slot(int slot) noexcept { slots_[slot].busy = false; }
+
+char* IpcPipe::map_source(const Descriptor& descriptor, std::uint64_t& key) {
+  key = descriptor.buffer_id;
+  auto found = mappings_.find(key);
+  if (found == mappings_.end()) {
+    if (mappings_.size() >= kMaxMappings) evict_unused_mappings();
+    void* base = nullptr;
+    check(cudaIpcOpenMemHandle(&base, descriptor.memory, cudaIpcMemLazyEnablePeerAccess),
+          "recv on " + host_.name(false) + ": cannot open the CUDA IPC handle of rank " +
+              std::to_string(peer()) + "'s buffer");
+    found = mappings_.emplace(key, Mapping{static_cast<char*>(base), 0, 0}).first;
+  }
+  ++found->second.users;
+  found->second.last_use = ++use_clock_;
+  return found->second.base;
+}
+
+void IpcPipe::unmap_source(std::uint64_t key) noexcept {
+  if (auto found = mappings_.find(key); found != mappings_.end()) --found->second.users;
+}
+
+void IpcPipe::evict_unused_mappings() noexcept {
+  // Drops the older half of the unused mappings.
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> unused;  // (last use, key)
+  for (const auto& [key, mapping] : mappings_) {
+    if (mapping.users == 0) unused.emplace_back(mapping.last_use, key);
+  }
+  std::sort(unused.begin(), unused.end());
+  for (std::size_t i = 0; i < unused.size() / 2 + 1 && i < unused.size(); ++i) {
+    auto found = mappings_.find(unused[i].second);
+    (void)cudaIpcCloseMemHandle(found->second.base);
+    mappings_.erase(found);
+  }
+  (void)cudaGetLastError();
+}
+
+cudaEvent_t IpcPipe::source_event(const Descriptor& descriptor) {
+  if (auto found = source_events_.find(descriptor.event_slot); found != source_events_.end()) {
+    return found->second;
+  }
+  cudaEvent_t event = nullptr;
+  check(cudaIpcOpenEventHandle(&event, descriptor.event),
+        "recv on " + host_.name(false) + ": cannot open the CUDA IPC event of rank " +
+            std::to_string(peer()));
+  source_events_.emplace(descriptor.event_slot, event);
+  return event;
+}
+
+cudaEvent_t IpcPipe::acquire_copy_event() {
+  if (!copy_events_.empty()) {
+    cudaEvent_t event = copy_events_.back();
+    copy_events_.pop_back();
+    return event;
+  }
+  cudaEvent_t event = nullptr;
+  check(cudaEventCreateWithFlags(&event, cudaEventDisableTiming), "cannot create a CUDA event");
+  return event;
+}
+
+void IpcPipe::release_copy_event(cudaEvent_t event) noexcept {
+  try {
+    copy_events_.push_back(event);
+  } catch (...) {
+    (void)cudaEventDestroy(event);
+  }
+}
+
+}  // namespace ringpipe::gpu

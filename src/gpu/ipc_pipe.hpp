@@ -1,0 +1,163 @@
+// ringpipe: a ring edge between CUDA buffers of two processes of one host (or one process),
+// moved by CUDA IPC: the receiver maps the sender's buffer and copies it with the copy engine.
+#pragma once
+
+#include <ringpipe/error.hpp>
+#include <ringpipe/pipe_group.hpp>
+
+#include "deadline.hpp"
+#include "gpu/driver.hpp"
+#include "gpu/ipc_messages.hpp"
+#include "request_state.hpp"
+#include "ucx/pipe.hpp"
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace ringpipe::gpu {
+
+class Engine;
+class IpcPipe;
+
+class IpcRequest final : public detail::RequestState {
+ public:
+  enum class Kind { Send, Recv };
+  enum class Stage {
+    Posted,    // send: descriptor out, reply awaited; recv: descriptor awaited
+    Copying,   // recv: the copy is enqueued on the stream
+    Replying,  // recv: the reply is on its way
+    Done,
+  };
+
+  explicit IpcRequest(Engine& engine) : engine_(&engine) {}
+
+  void start_send(IpcPipe& pipe, const void* data, std::size_t bytes, Tag tag,
+                  cudaStream_t stream, const PointerInfo& source);
+  void start_recv(IpcPipe& pipe, void* data, std::size_t capacity, Tag tag, cudaStream_t stream);
+
+  bool test() override;
+  void wait(std::optional<std::chrono::milliseconds> timeout) override;
+  [[nodiscard]] std::size_t bytes() const noexcept override { return bytes_; }
+  void release() noexcept override;
+
+  // One step if one is possible; true if it did something.
+  bool advance() noexcept;
+  [[nodiscard]] bool settled() const noexcept { return stage_ == Stage::Done; }
+  [[nodiscard]] bool copying() const noexcept { return stage_ == Stage::Copying; }
+  [[nodiscard]] bool released() const noexcept { return released_; }
+  [[nodiscard]] const IpcPipe* pipe() const noexcept { return pipe_; }
+  // The Ring is closing: drop the transport; the Request reports Closed unless it completed.
+  void detach() noexcept;
+  // Clears per-operation state for reuse.
+  void reset() noexcept;
+
+ private:
+  bool advance_send();
+  bool advance_recv();
+  void start_copy();
+  void send_reply(ReplyStatus status);
+  void finish(std::optional<Error> error) noexcept;
+  // Progresses until done, then drops a receive that has not matched; false on deadline.
+  bool finish_by(const detail::Deadline& deadline);
+  // The request gave up (timeout, drop): the neighbour learns it by the edge's failure.
+  void fail_edge(const Error& error) noexcept;
+  void release_messages() noexcept;
+  [[noreturn]] void throw_failure() const;
+  [[nodiscard]] std::string describe_operation() const;
+
+  Engine* engine_;  // nullptr once detached
+  IpcPipe* pipe_ = nullptr;
+  Kind kind_ = Kind::Send;
+  Stage stage_ = Stage::Done;
+  Tag tag_ = 0;
+  std::size_t size_ = 0;   // bytes to send, or receive capacity
+  std::size_t bytes_ = 0;  // bytes transferred
+  void* buffer_ = nullptr;
+  cudaStream_t stream_ = nullptr;
+  std::uint64_t mapping_key_ = 0;  // the receiver's mapping in use by the copy
+  bool holds_mapping_ = false;
+  int event_slot_ = -1;              // sender: its IPC event
+  cudaEvent_t copy_done_ = nullptr;  // receiver: recorded after the copy
+  bool released_ = false;            // its Request is gone
+  bool dropped_ = false;             // recv: cancelled; a matching message is refused, not copied
+  Descriptor descriptor_;
+  Reply reply_;
+  ucx::UcxRequest* message_ = nullptr;  // descriptor send (sender) or receive (receiver)
+  ucx::UcxRequest* answer_ = nullptr;   // reply receive (sender) or send (receiver)
+  std::optional<Error> error_;
+  detail::Clock::time_point started_;
+};
+
+class IpcPipe final : public PipeGroup {
+ public:
+  IpcPipe(Engine& engine, ucx::UcxPipe& host, int device);
+  ~IpcPipe() override;
+
+  [[nodiscard]] int rank() const noexcept override { return host_.rank(); }
+  [[nodiscard]] int peer() const noexcept override { return host_.peer(); }
+  [[nodiscard]] std::string describe() const override;
+
+  [[nodiscard]] ucx::UcxPipe& host() noexcept { return host_; }
+  [[nodiscard]] bool same_process() const noexcept { return host_.peer() == host_.rank(); }
+  [[nodiscard]] std::uint64_t next_sequence() noexcept { return ++sequence_; }
+
+  // Sender: the IPC handle of the allocation at `base` (cached per allocation).
+  const cudaIpcMemHandle_t& export_memory(std::uint64_t buffer_id, std::uintptr_t base);
+  // Sender: an event to record the data's readiness in; free again after the reply.
+  int acquire_event_slot();
+  void release_event_slot(int slot) noexcept;
+  [[nodiscard]] cudaEvent_t event(int slot) const { return slots_[slot].event; }
+  [[nodiscard]] const cudaIpcEventHandle_t& event_handle(int slot) const {
+    return slots_[slot].handle;
+  }
+
+  // Receiver: where the sender's data is, in this process; takes a use of the mapping.
+  char* map_source(const Descriptor& descriptor, std::uint64_t& key);
+  void unmap_source(std::uint64_t key) noexcept;
+  // Receiver: the sender's event, opened in this process.
+  cudaEvent_t source_event(const Descriptor& descriptor);
+  // Receiver: an event to mark the end of a copy.
+  cudaEvent_t acquire_copy_event();
+  void release_copy_event(cudaEvent_t event) noexcept;
+
+ protected:
+  [[nodiscard]] Request post_send(const void* data, std::size_t bytes, Tag tag,
+                                  Stream stream) override;
+  [[nodiscard]] Request post_recv(void* data, std::size_t capacity, Tag tag,
+                                  Stream stream) override;
+
+ private:
+  struct EventSlot {
+    cudaEvent_t event = nullptr;
+    cudaIpcEventHandle_t handle{};
+    bool busy = false;
+  };
+  struct Mapping {
+    char* base = nullptr;
+    int users = 0;
+    std::uint64_t last_use = 0;
+  };
+
+  // Throws InvalidArgument unless [data, data + bytes) is device memory of this rank's GPU.
+  PointerInfo check_device_buffer(const char* operation, const std::string& edge, Tag tag,
+                                  const void* data, std::size_t bytes) const;
+  void evict_unused_mappings() noexcept;
+
+  Engine& engine_;
+  ucx::UcxPipe& host_;
+  int device_;
+  std::uint64_t sequence_ = 0;
+  std::unordered_map<std::uint64_t, cudaIpcMemHandle_t> exports_;
+  std::vector<EventSlot> slots_;
+  std::unordered_map<std::uint64_t, Mapping> mappings_;
+  std::uint64_t use_clock_ = 0;
+  std::unordered_map<std::uint32_t, cudaEvent_t> source_events_;
+  std::vector<cudaEvent_t> copy_events_;  // free ones
+};
+
+}  // namespace ringpipe::gpu
