@@ -86,6 +86,7 @@ std::string usage() {
          "  -f, --stepfactor FACTOR   multiply the size by FACTOR each step (default 4)\n"
          "  -n, --iters N             timed iterations per size (default 20)\n"
          "  -w, --warmup N            untimed iterations before them (default 5)\n"
+         "  --device cpu|gpu          host or CUDA device buffers (default: RINGPIPE_COMM_DEVICE)\n"
          "  --corrupt-every N         self-test: damage one received byte every N iterations;\n"
          "                            the run must then report wrong data and exit 1\n"
          "  -h, --help                show this help\n"
@@ -124,7 +125,7 @@ ParseResult parse_args(int argc, char** argv) {
     if (name == "--iters") name = "-n";
     if (name == "--warmup") name = "-w";
     if (name != "--sizes" && name != "-b" && name != "-e" && name != "-f" && name != "-n" &&
-        name != "-w" && name != "--corrupt-every") {
+        name != "-w" && name != "--corrupt-every" && name != "--device") {
       return fail("unknown option '" + std::string(arg) + "'");
     }
     if (!value) {
@@ -144,6 +145,9 @@ ParseResult parse_args(int argc, char** argv) {
     } else if (name == "-f") {
       factor = parse_int<std::size_t>(*value, 2, std::size_t{1} << 20);
       if (!factor) return fail(given + " expects an integer factor >= 2, got " + shown);
+    } else if (name == "--device") {
+      if (*value != "cpu" && *value != "gpu") return fail("--device expects cpu or gpu, got " + shown);
+      options.device = std::string(*value);
     } else if (name == "--corrupt-every") {
       const auto every = parse_int<int>(*value, 1, kMaxIterations);
       if (!every) return fail(given + " expects an integer >= 1, got " + shown);

@@ -21,6 +21,8 @@ struct BenchOptions {
   // Self-test of the checker: damage one received byte every this many iterations (0 = never),
   // so the run must report wrong data and fail.
   int corrupt_every = 0;
+  // "cpu" or "gpu": where the buffers live; overrides RINGPIPE_COMM_DEVICE ("" = leave it).
+  std::string device;
 };
 
 enum class ParseStatus { Run, Help, Error };

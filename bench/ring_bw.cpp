@@ -69,10 +69,10 @@ std::string preamble(const ringpipe::Ring& ring, const Mode& mode, const BenchOp
 // would also run while its neighbour was still verifying data, which is not transfer time.
 void wait_for_neighbours(ringpipe::Ring& ring) {
   std::uint8_t mine = 1, from_pred = 0, from_succ = 0;
-  ringpipe::Request a = ring.pred().irecv(&from_pred, 1, kReadyTag);
-  ringpipe::Request b = ring.succ().irecv(&from_succ, 1, kReadyTag);
-  ringpipe::Request c = ring.succ().isend(&mine, 1, kReadyTag);
-  ringpipe::Request d = ring.pred().isend(&mine, 1, kReadyTag);
+  ringpipe::Request a = ring.host_pred().irecv(&from_pred, 1, kReadyTag);
+  ringpipe::Request b = ring.host_succ().irecv(&from_succ, 1, kReadyTag);
+  ringpipe::Request c = ring.host_succ().isend(&mine, 1, kReadyTag);
+  ringpipe::Request d = ring.host_pred().isend(&mine, 1, kReadyTag);
   for (ringpipe::Request* request : {&a, &b, &c, &d}) request->wait();
 }
 
@@ -100,7 +100,11 @@ SizeResults measure(ringpipe::Ring& ring, Mode& mode, std::size_t bytes,
 }
 
 int run(const BenchOptions& options) {
-  ringpipe::Ring ring(ringpipe::Options::from_env());
+  ringpipe::Options ring_options = ringpipe::Options::from_env();
+  if (!options.device.empty()) {
+    ring_options.comm_device = ringpipe::parse_comm_device(options.device, "--device");
+  }
+  ringpipe::Ring ring(ring_options);
   const std::size_t max_bytes = *std::max_element(options.sizes.begin(), options.sizes.end());
   const std::unique_ptr<Mode> mode = make_ring_mode(ring, max_bytes);
   const bool prints = ring.rank() == 0;

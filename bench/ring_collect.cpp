@@ -52,9 +52,9 @@ void expect_length(const ringpipe::PipeGroup& edge, std::size_t received, std::s
 // Sends before receiving, so that with one rank, rank 0 can send to itself over the self-loop.
 Message lap_at_rank0(ringpipe::Ring& ring, const Message& own, std::size_t capacity,
                      ringpipe::Tag tag) {
-  ringpipe::Request sent = ring.succ().isend(own.data(), own.size(), tag);
+  ringpipe::Request sent = ring.host_succ().isend(own.data(), own.size(), tag);
   Message back(capacity);
-  back.resize(ring.pred().recv(back.data(), back.size(), tag));
+  back.resize(ring.host_pred().recv(back.data(), back.size(), tag));
   sent.wait();
   return back;
 }
@@ -70,11 +70,11 @@ std::optional<SizeResults> reduce_to_rank0(ringpipe::Ring& ring, const SizeResul
   const Message own = encode(local);
   if (ring.rank() == 0) {
     const Message combined = lap_at_rank0(ring, own, own.size(), kResultsTag);
-    expect_length(ring.pred(), combined.size(), own.size());
+    expect_length(ring.host_pred(), combined.size(), own.size());
     return decode(combined);
   }
   Message incoming(own.size());
-  expect_length(ring.pred(), ring.pred().recv(incoming.data(), incoming.size(), kResultsTag),
+  expect_length(ring.host_pred(), ring.host_pred().recv(incoming.data(), incoming.size(), kResultsTag),
                 own.size());
   SizeResults combined = decode(incoming);
   combined.wrong_bytes += local.wrong_bytes;
@@ -82,7 +82,7 @@ std::optional<SizeResults> reduce_to_rank0(ringpipe::Ring& ring, const SizeResul
     combined.seconds[i] = std::max(combined.seconds[i], local.seconds[i]);
   }
   const Message outgoing = encode(combined);
-  ring.succ().send(outgoing.data(), outgoing.size(), kResultsTag);
+  ring.host_succ().send(outgoing.data(), outgoing.size(), kResultsTag);
   return std::nullopt;
 }
 
@@ -95,17 +95,17 @@ std::string gather_lines_to_rank0(ringpipe::Ring& ring, const std::string& line)
   }
   // Ranks 0 .. rank-1 have each added one line.
   std::string text(static_cast<std::size_t>(ring.rank()) * kMaxLineBytes, '\0');
-  text.resize(ring.pred().recv(text.data(), text.size(), kPreambleTag));
+  text.resize(ring.host_pred().recv(text.data(), text.size(), kPreambleTag));
   text += own;
-  ring.succ().send(text.data(), text.size(), kPreambleTag);
+  ring.host_succ().send(text.data(), text.size(), kPreambleTag);
   return {};
 }
 
 std::uint64_t broadcast_from_rank0(ringpipe::Ring& ring, std::uint64_t value) {
   const int last = ring.world_size() - 1;
-  if (ring.rank() > 0) ring.pred().recv(&value, sizeof value, kVerdictTag);
+  if (ring.rank() > 0) ring.host_pred().recv(&value, sizeof value, kVerdictTag);
   // The lap stops at the last rank: rank 0 already knows the value.
-  if (ring.rank() < last) ring.succ().send(&value, sizeof value, kVerdictTag);
+  if (ring.rank() < last) ring.host_succ().send(&value, sizeof value, kVerdictTag);
   return value;
 }
 

@@ -1,6 +1,7 @@
 // ring_bw: mode "ring", the steady state of a pipeline in which every stage is busy.
 #include "mode.hpp"
 
+#include "buffer.hpp"
 #include "pattern.hpp"
 #include "tags.hpp"
 
@@ -15,20 +16,21 @@ class RingMode final : public Mode {
   RingMode(ringpipe::Ring& ring, std::size_t max_bytes)
       // One spare byte: a zero-size run still has valid buffer addresses, and a message longer
       // than expected is seen as a wrong length rather than failing as truncated.
-      : ring_(ring), send_(max_bytes + 1), receive_(max_bytes + 1) {}
+      : ring_(ring), send_(make(max_bytes + 1)), receive_(make(max_bytes + 1)) {}
 
   [[nodiscard]] std::string_view name() const override { return "ring"; }
   // Each rank's link carries the full message once, as in nccl-tests' sendrecv.
   [[nodiscard]] double bus_factor() const override { return 1.0; }
 
   void prepare(std::size_t bytes, std::uint64_t iteration) override {
-    fill_pattern(send_.data(), bytes, pattern_seed(ring_.rank(), iteration, bytes));
+    fill_pattern(send_->host(), bytes, pattern_seed(ring_.rank(), iteration, bytes));
+    send_->upload(bytes);
   }
 
   void transfer(std::size_t bytes) override {
     // Receive first, so the message never waits in UCX's unexpected queue.
-    ringpipe::Request received = ring_.pred().irecv(receive_.data(), receive_.size(), kDataTag);
-    ringpipe::Request sent = ring_.succ().isend(send_.data(), bytes, kDataTag);
+    ringpipe::Request received = ring_.pred().irecv(receive_->data(), capacity_, kDataTag);
+    ringpipe::Request sent = ring_.succ().isend(send_->data(), bytes, kDataTag);
     received.wait();
     sent.wait();
     received_bytes_ = received.bytes();
@@ -37,16 +39,27 @@ class RingMode final : public Mode {
   [[nodiscard]] std::uint64_t verify(std::size_t bytes, std::uint64_t iteration) override {
     const std::size_t common = std::min(bytes, received_bytes_);
     const std::uint64_t length_error = std::max(bytes, received_bytes_) - common;
-    return length_error + count_wrong_bytes(receive_.data(), common,
+    receive_->download(common);
+    if (damage_ && common > 0) receive_->host()[0] ^= std::byte{0xff};
+    damage_ = false;
+    return length_error + count_wrong_bytes(receive_->host(), common,
                                             pattern_seed(ring_.pred().peer(), iteration, bytes));
   }
 
-  void damage_received() override { receive_[0] ^= std::byte{0xff}; }
+  void damage_received() override { damage_ = true; }
 
  private:
+  std::unique_ptr<Buffer> make(std::size_t size) {
+    capacity_ = size;
+    return ring_.comm_device() == ringpipe::CommDevice::Gpu ? make_device_buffer(size)
+                                                           : make_host_buffer(size);
+  }
+
   ringpipe::Ring& ring_;
-  std::vector<std::byte> send_;
-  std::vector<std::byte> receive_;
+  std::size_t capacity_ = 0;
+  std::unique_ptr<Buffer> send_;
+  std::unique_ptr<Buffer> receive_;
+  bool damage_ = false;  // flip a byte at the next check
   std::size_t received_bytes_ = 0;
 };
 

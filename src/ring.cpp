@@ -356,12 +356,14 @@ CommDevice Ring::comm_device() const noexcept { return impl_->options_.comm_devi
 const Options& Ring::options() const noexcept { return impl_->options_; }
 PipeGroup& Ring::pred() noexcept { return impl_->pred(); }
 PipeGroup& Ring::succ() noexcept { return impl_->succ(); }
+PipeGroup& Ring::host_pred() noexcept { return *impl_->pred_; }
+PipeGroup& Ring::host_succ() noexcept { return *impl_->succ_; }
 
 LinkInfo Ring::link_info(const PipeGroup& edge) const {
   for (const auto& link : impl_->links_) {
     if (link->peer == edge.peer()) {
       LinkInfo info{link->peer, link->host, "ucx: " + link->endpoint->transports(), "host"};
-      if (impl_->gpu_edges_) {
+      if (impl_->gpu_edges_ && (&edge == &impl_->pred() || &edge == &impl_->succ())) {
         info.data_path = impl_->gpu_edges_->path(edge);
         info.transport = info.data_path + " (control over " + info.transport + ")";
       }

@@ -49,6 +49,12 @@ class RINGPIPE_API Ring {
   // The edge to (rank + 1) % N: this rank sends its output to its successor here.
   [[nodiscard]] PipeGroup& succ() noexcept;
 
+  // The same two edges for host memory. In CPU mode these are pred() and succ(); in GPU mode
+  // they carry host buffers (metadata, token ids) beside the CUDA buffers of pred()/succ(),
+  // with their own tag space.
+  [[nodiscard]] PipeGroup& host_pred() noexcept;
+  [[nodiscard]] PipeGroup& host_succ() noexcept;
+
   [[nodiscard]] LinkInfo link_info(const PipeGroup& edge) const;
 
  private:

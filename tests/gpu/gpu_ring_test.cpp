@@ -1,0 +1,203 @@
+// GPU mode on a real GPU: rings of 1, 2 and 4 processes sharing one device, every byte checked.
+#include <ringpipe/error.hpp>
+#include <ringpipe/ring.hpp>
+
+#include "device_buffer.hpp"
+#include "expect_error.hpp"
+#include "multiproc.hpp"
+
+#include <cuda_runtime_api.h>
+#include <gtest/gtest.h>
+
+#include <signal.h>
+
+#include <chrono>
+#include <memory>
+#include <vector>
+
+namespace ringpipe {
+namespace {
+
+using test::DeviceBuffer;
+using test::expect_error;
+
+constexpr std::size_t kMiB = std::size_t{1} << 20;
+
+// Every rank on device 0: what a machine with one GPU can test.
+test::SpawnOptions on_one_gpu(std::chrono::seconds timeout = std::chrono::seconds(120)) {
+  test::SpawnOptions options;
+  options.timeout = timeout;
+  options.customize = [](int, std::map<std::string, std::string>& env) {
+    env["RINGPIPE_COMM_DEVICE"] = "gpu";
+    env["RINGPIPE_LOCAL_RANK"] = "0";
+  };
+  return options;
+}
+
+void run_gpu_ring(int world_size, const std::function<void(Ring&)>& body,
+                  test::SpawnOptions options = on_one_gpu()) {
+  test::run_ring(world_size, body, options);
+}
+
+std::uint64_t seed_of(int from, Tag tag, std::size_t size) {
+  return (std::uint64_t(from) << 40) ^ (std::uint64_t(tag) << 24) ^ size;
+}
+
+// Each rank sends `size` bytes to its successor and receives its predecessor's, on a stream.
+void exchange(Ring& ring, std::size_t size, cudaStream_t stream) {
+  const int n = ring.world_size();
+  const int pred = (ring.rank() - 1 + n) % n;
+  DeviceBuffer out(size), in(size + 64);
+  out.fill(size, seed_of(ring.rank(), 3, size));
+  in.fill(0, 0);
+  Request received = ring.pred().irecv(in.data(), in.size(), 3, Stream{stream});
+  Request sent = ring.succ().isend(out.data(), size, 3, Stream{stream});
+  received.wait();
+  sent.wait();
+  ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+  EXPECT_EQ(received.bytes(), size);
+  EXPECT_EQ(in.count_wrong(size, seed_of(pred, 3, size)), 0u) << "size " << size;
+  EXPECT_TRUE(in.untouched_from(size)) << "bytes past the message were written, size " << size;
+}
+
+class GpuRingOfSize : public ::testing::TestWithParam<int> {};
+
+TEST_P(GpuRingOfSize, EveryRankGetsItsPredecessorsDeviceBufferFromZeroBytesTo256MiB) {
+  run_gpu_ring(GetParam(), [](Ring& ring) {
+    cudaStream_t stream = nullptr;
+    ASSERT_EQ(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), cudaSuccess);
+    for (std::size_t size : {std::size_t{0}, std::size_t{1}, std::size_t{8}, std::size_t{4097},
+                             std::size_t{64 * 1024}, kMiB, 16 * kMiB, 256 * kMiB}) {
+      exchange(ring, size, stream);
+    }
+    // The default stream too, which serving code that passes none uses.
+    exchange(ring, kMiB + 3, nullptr);
+    ASSERT_EQ(cudaStreamDestroy(stream), cudaSuccess);
+  });
+}
+
+INSTANTIATE_TEST_SUITE_P(Ranks, GpuRingOfSize, ::testing::Values(1, 2, 4));
+
+TEST(GpuRing, LinkInfoNamesTheCudaIpcPath) {
+  run_gpu_ring(2, [](Ring& ring) {
+    const LinkInfo info = ring.link_info(ring.succ());
+    EXPECT_EQ(info.data_path, "cuda-ipc") << info.transport;
+    EXPECT_NE(ring.succ().describe().find("cuda-ipc"), std::string::npos);
+  });
+}
+
+TEST(GpuRing, TaggedMessagesPostedInAnyOrderMatchByTag) {
+  run_gpu_ring(2, [](Ring& ring) {
+    constexpr int kCount = 8;
+    const std::size_t size = 256 * 1024;
+    const int n = ring.world_size();
+    const int pred = (ring.rank() - 1 + n) % n;
+    std::vector<std::unique_ptr<DeviceBuffer>> out, in;
+    std::vector<Request> receives(kCount), sends;
+    for (int k = 0; k < kCount; ++k) {
+      out.push_back(std::make_unique<DeviceBuffer>(size));
+      in.push_back(std::make_unique<DeviceBuffer>(size));
+      out.back()->fill(size, seed_of(ring.rank(), k, size));
+    }
+    // Receives posted in reverse tag order, sends in order: tags, not order, pair them.
+    for (int k = kCount - 1; k >= 0; --k) {
+      receives[k] = ring.pred().irecv(in[k]->data(), size, static_cast<Tag>(k));
+    }
+    for (int k = 0; k < kCount; ++k) {
+      sends.push_back(ring.succ().isend(out[k]->data(), size, static_cast<Tag>(k)));
+    }
+    for (Request& request : sends) request.wait();
+    for (int k = 0; k < kCount; ++k) {
+      receives[k].wait();
+      EXPECT_EQ(in[k]->count_wrong(size, seed_of(pred, k, size)), 0u) << "tag " << k;
+    }
+  });
+}
+
+TEST(GpuRing, RepeatedTrafficReusesBuffersWithoutGrowingState) {
+  run_gpu_ring(2, [](Ring& ring) {
+    const std::size_t size = kMiB;
+    const int pred = (ring.rank() + 1) % 2;
+    DeviceBuffer out(size), in(size);
+    for (int i = 0; i < 200; ++i) {
+      out.fill(size, seed_of(ring.rank(), i, size));
+      Request received = ring.pred().irecv(in.data(), size, 1);
+      ring.succ().send(out.data(), size, 1);
+      received.wait();
+      ASSERT_EQ(in.count_wrong(size, seed_of(pred, i, size)), 0u) << "iteration " << i;
+    }
+  });
+}
+
+TEST(GpuRing, TooSmallReceiveBufferFailsBothSidesWithTruncated) {
+  run_gpu_ring(2, [](Ring& ring) {
+    DeviceBuffer out(4096), in(1024);
+    Request received = ring.pred().irecv(in.data(), in.size(), 2);
+    Request sent = ring.succ().isend(out.data(), out.size(), 2);
+    expect_error(Errc::Truncated, "4096", [&] { received.wait(); });
+    expect_error(Errc::Truncated, "1024", [&] { sent.wait(); });
+  });
+}
+
+TEST(GpuRing, HostMemoryInGpuModeIsInvalidArgument) {
+  run_gpu_ring(1, [](Ring& ring) {
+    std::vector<char> host(1024);
+    expect_error(Errc::InvalidArgument, "host memory",
+                 [&] { (void)ring.succ().isend(host.data(), host.size()); });
+    expect_error(Errc::InvalidArgument, "host memory",
+                 [&] { (void)ring.pred().irecv(host.data(), host.size()); });
+  });
+}
+
+TEST(GpuRing, DeviceMemoryInCpuModeIsInvalidArgument) {
+  test::run_ring(1, [](Ring& ring) {
+    ASSERT_EQ(ring.comm_device(), CommDevice::Cpu);
+    DeviceBuffer device(1024);
+    expect_error(Errc::InvalidArgument, "CUDA device memory",
+                 [&] { (void)ring.succ().isend(device.data(), device.size()); });
+    expect_error(Errc::InvalidArgument, "CUDA device memory",
+                 [&] { (void)ring.pred().irecv(device.data(), device.size()); });
+  });
+}
+
+TEST(GpuRing, LocalRankWithoutADeviceNamesBothNumbers) {
+  Options options;
+  options.comm_device = CommDevice::Gpu;
+  options.local_rank = 4096;
+  expect_error(Errc::InvalidArgument, "local rank 4096", [&] { Ring ring(options); });
+}
+
+TEST(GpuRing, KilledNeighbourFailsPendingReceiveWithPeerFailed) {
+  test::SpawnOptions options = on_one_gpu(std::chrono::seconds(60));
+  options.stop_on_failure = false;  // rank 1 dies on purpose
+  const auto base = options.customize;
+  options.customize = [base](int rank, std::map<std::string, std::string>& env) {
+    base(rank, env);
+    env["RINGPIPE_LIVENESS_TIMEOUT_S"] = "2";
+  };
+  const auto results = test::spawn_ranks(
+      2,
+      [](int rank) {
+        Ring ring(Options::from_env());
+        DeviceBuffer buffer(64 * kMiB);
+        if (rank == 1) {
+          // Wait for rank 0's receive to be posted, then die without closing.
+          ring.pred().send(buffer.data(), 8, 9);
+          ::raise(SIGKILL);
+        }
+        Request pending = ring.pred().irecv(buffer.data(), buffer.size(), 7);
+        const auto start = std::chrono::steady_clock::now();
+        ring.succ().send(buffer.data(), 8, 9);
+        expect_error(Errc::PeerFailed, "rank 1",
+                     [&] { pending.wait(std::chrono::seconds(20)); });
+        const double seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        EXPECT_LT(seconds, 5.0) << "PeerFailed took " << seconds << " s";
+      },
+      options);
+  EXPECT_EQ(results[0].exit_code, 0) << test::describe_failures(results);
+  EXPECT_EQ(results[1].signal, SIGKILL) << test::describe_failures(results);
+}
+
+}  // namespace
+}  // namespace ringpipe
