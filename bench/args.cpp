@@ -146,7 +146,8 @@ ParseResult parse_args(int argc, char** argv) {
       factor = parse_int<std::size_t>(*value, 2, std::size_t{1} << 20);
       if (!factor) return fail(given + " expects an integer factor >= 2, got " + shown);
     } else if (name == "--device") {
-      if (*value != "cpu" && *value != "gpu") return fail("--device expects cpu or gpu, got " + shown);
+      if (*value != "cpu" && *value != "gpu")
+        return fail("--device expects cpu or gpu, got " + shown);
       options.device = std::string(*value);
     } else if (name == "--corrupt-every") {
       const auto every = parse_int<int>(*value, 1, kMaxIterations);

@@ -74,8 +74,8 @@ std::optional<SizeResults> reduce_to_rank0(ringpipe::Ring& ring, const SizeResul
     return decode(combined);
   }
   Message incoming(own.size());
-  expect_length(ring.host_pred(), ring.host_pred().recv(incoming.data(), incoming.size(), kResultsTag),
-                own.size());
+  expect_length(ring.host_pred(),
+                ring.host_pred().recv(incoming.data(), incoming.size(), kResultsTag), own.size());
   SizeResults combined = decode(incoming);
   combined.wrong_bytes += local.wrong_bytes;
   for (std::size_t i = 0; i < combined.seconds.size(); ++i) {

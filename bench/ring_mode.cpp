@@ -52,7 +52,7 @@ class RingMode final : public Mode {
   std::unique_ptr<Buffer> make(std::size_t size) {
     capacity_ = size;
     return ring_.comm_device() == ringpipe::CommDevice::Gpu ? make_device_buffer(size)
-                                                           : make_host_buffer(size);
+                                                            : make_host_buffer(size);
   }
 
   ringpipe::Ring& ring_;

@@ -98,7 +98,7 @@ class RingImpl {
   ucx::RequestPool pool_;
   std::unique_ptr<ucx::UcxPipe> pred_;
   std::unique_ptr<ucx::UcxPipe> succ_;
-  gpu::LocalDevice device_;                 // GPU mode only
+  gpu::LocalDevice device_;                   // GPU mode only
   std::unique_ptr<gpu::GpuEdges> gpu_edges_;  // GPU mode: the edges users see, over the pipes
 
   [[nodiscard]] PipeGroup& pred() noexcept {

@@ -55,11 +55,11 @@ LocalDevice open_device(const Options& options) {
                     no_device_reason(counted == cudaSuccess ? cudaErrorNoDevice : counted));
   }
   if (options.local_rank >= count) {
-    throw Error(Errc::InvalidArgument,
-                who + ": local rank " + std::to_string(options.local_rank) +
-                    " selects CUDA device " + std::to_string(options.local_rank) +
-                    ", but this process sees " + std::to_string(count) + " device(s) (0.." +
-                    std::to_string(count - 1) + ")");
+    throw Error(Errc::InvalidArgument, who + ": local rank " + std::to_string(options.local_rank) +
+                                           " selects CUDA device " +
+                                           std::to_string(options.local_rank) +
+                                           ", but this process sees " + std::to_string(count) +
+                                           " device(s) (0.." + std::to_string(count - 1) + ")");
   }
   LocalDevice device;
   device.ordinal = options.local_rank;

@@ -10,9 +10,9 @@ namespace ringpipe::gpu {
 
 // Where a pointer lives, as the driver sees it.
 struct PointerInfo {
-  bool device = false;   // CUDA device memory (not managed)
-  bool managed = false;  // managed (unified) memory
-  int ordinal = -1;      // the device it belongs to
+  bool device = false;          // CUDA device memory (not managed)
+  bool managed = false;         // managed (unified) memory
+  int ordinal = -1;             // the device it belongs to
   std::uint64_t buffer_id = 0;  // unique per allocation for the process's lifetime
   std::uintptr_t base = 0;      // the allocation it belongs to
   std::size_t range = 0;

@@ -32,13 +32,10 @@ std::string edge_name(const ucx::UcxPipe& host) { return host.name(true); }
 Path choose_path(const ucx::UcxPipe& host, const EdgePeer& peer, const Options& options) {
   const std::string edge = edge_name(host);
   if (peer.rank == options.rank) return Path::CudaIpc;  // a self-loop is a device copy
-  if (options.gpu_transport == GpuTransport::Nccl || !peer.same_host) {
-    throw Error(Errc::Unsupported,
-                "GPU mode on " + edge + ": " +
-                    (peer.same_host ? std::string("the NCCL path was asked for")
-                                    : "rank " + std::to_string(peer.rank) +
-                                          " is on another host, which needs the NCCL path") +
-                    ", and this version of ringpipe moves GPU data by CUDA IPC only");
+  if (!peer.same_host) {
+    throw Error(Errc::Unsupported, "GPU mode on " + edge + ": rank " + std::to_string(peer.rank) +
+                                       " is on another host, which needs the NCCL path; this "
+                                       "version of ringpipe moves GPU data by CUDA IPC only");
   }
   return Path::CudaIpc;
 }
@@ -57,8 +54,8 @@ struct Handshake {
   }
   [[nodiscard]] bool done() const { return received->done() && sent->done(); }
   void check(Path path) {
-    const std::string edge = "GPU mode on " + edge_name(*host) + ": rank " +
-                             std::to_string(host->peer());
+    const std::string edge =
+        "GPU mode on " + edge_name(*host) + ": rank " + std::to_string(host->peer());
     for (ucx::UcxRequest* request : {received, sent}) {
       if (auto error = request->outcome()) throw *error;
     }
@@ -66,9 +63,7 @@ struct Handshake {
       throw Error(Errc::ProtocolMismatch, edge + " sent a malformed set-up message");
     }
     if (theirs.path != path) {
-      throw Error(Errc::ProtocolMismatch,
-                  edge + " chose another data path for this edge (are both ranks given the "
-                         "same gpu_transport?)");
+      throw Error(Errc::ProtocolMismatch, edge + " chose another data path for this edge");
     }
   }
 };
@@ -128,10 +123,10 @@ class IpcEdges final : public GpuEdges {
 
 }  // namespace
 
-std::unique_ptr<GpuEdges> make_edges(ucx::Worker& worker, ucx::UcxPipe& pred,
-                                     ucx::UcxPipe& succ, const EdgePeer& pred_peer,
-                                     const EdgePeer& succ_peer, const Options& options,
-                                     const LocalDevice& device, const detail::Deadline& deadline) {
+std::unique_ptr<GpuEdges> make_edges(ucx::Worker& worker, ucx::UcxPipe& pred, ucx::UcxPipe& succ,
+                                     const EdgePeer& pred_peer, const EdgePeer& succ_peer,
+                                     const Options& options, const LocalDevice& device,
+                                     const detail::Deadline& deadline) {
   const Path pred_path = choose_path(pred, pred_peer, options);
   const Path succ_path = choose_path(succ, succ_peer, options);
   agree(worker, pred, pred_path, succ, succ_path, device, deadline);

@@ -14,9 +14,9 @@ Engine::Engine(ucx::Worker& worker) : worker_(worker) {
 Engine::~Engine() {
   worker_.set_side_work(nullptr);
   for (IpcRequest* request : outstanding_) {
-    const bool adopted = std::find(in_flight_.begin(), in_flight_.end(), request) !=
-                             in_flight_.end() &&
-                         request->released();
+    const bool adopted =
+        std::find(in_flight_.begin(), in_flight_.end(), request) != in_flight_.end() &&
+        request->released();
     request->detach();
     if (adopted) delete request;  // nobody holds it any more
   }

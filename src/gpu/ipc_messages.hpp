@@ -20,7 +20,7 @@ inline constexpr std::uint32_t kDescriptorMagic = 0x44475052;  // "RPGD"
 inline constexpr std::uint32_t kReplyMagic = 0x52475052;       // "RPGR"
 
 enum class SourceKind : std::uint32_t {
-  IpcHandle = 1,  // another process: open `memory` and `event`
+  IpcHandle = 1,    // another process: open `memory` and `event`
   SameProcess = 2,  // a 1-rank ring: `pointer` and `event_pointer` are this process's own
 };
 
@@ -29,8 +29,8 @@ struct Descriptor {
   SourceKind kind = SourceKind::IpcHandle;
   std::uint64_t sequence = 0;  // the sender's message number; the Reply names it
   std::uint64_t bytes = 0;
-  std::uint64_t buffer_id = 0;  // the sender's allocation: the receiver caches its mapping
-  std::uint64_t offset = 0;     // of the data within that allocation
+  std::uint64_t buffer_id = 0;      // the sender's allocation: the receiver caches its mapping
+  std::uint64_t offset = 0;         // of the data within that allocation
   std::uint64_t pointer = 0;        // SameProcess only
   std::uint64_t event_pointer = 0;  // SameProcess only
   std::uint32_t event_slot = 0;     // the sender's event: the receiver caches it by slot

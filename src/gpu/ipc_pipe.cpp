@@ -68,9 +68,8 @@ void IpcRequest::start_send(IpcPipe& pipe, const void* data, std::size_t bytes, 
       }
     }
     // The reply's receive goes first, so the reply can never arrive unexpected.
-    answer_ = pipe.host().post_channel_recv(ucx::Channel::GpuReply,
-                                            static_cast<Tag>(descriptor_.sequence), &reply_,
-                                            sizeof reply_);
+    answer_ = pipe.host().post_channel_recv(
+        ucx::Channel::GpuReply, static_cast<Tag>(descriptor_.sequence), &reply_, sizeof reply_);
     message_ = pipe.host().post_channel_send(ucx::Channel::GpuDescriptor, tag, &descriptor_,
                                              sizeof descriptor_);
   } catch (...) {
@@ -110,16 +109,22 @@ bool IpcRequest::advance() noexcept {
   return true;
 }
 
+Error IpcRequest::in_context(const Error& message_error) const {
+  // The edge's own failure names the cause best (the host message's error restates it).
+  const Error& cause = pipe_->host().failure() ? *pipe_->host().failure() : message_error;
+  return Error(cause.code(), describe_operation() + ": " + std::string(cause.message()));
+}
+
 bool IpcRequest::advance_send() {
   if (message_->done()) {
     if (auto error = message_->outcome()) {
-      finish(*error);
+      finish(in_context(*error));
       return true;
     }
   }
   if (!answer_->done()) return false;
   if (auto error = answer_->outcome()) {
-    finish(*error);
+    finish(in_context(*error));
     return true;
   }
   if (!message_->done()) return false;
@@ -157,7 +162,7 @@ bool IpcRequest::advance_recv() {
     case Stage::Posted: {
       if (!message_->done()) return false;
       if (auto error = message_->outcome()) {
-        finish(*error);
+        finish(in_context(*error));
         return true;
       }
       if (message_->bytes() != sizeof descriptor_ || descriptor_.magic != kDescriptorMagic) {
@@ -246,9 +251,8 @@ void IpcRequest::send_reply(ReplyStatus status) {
   reply_.sequence = descriptor_.sequence;
   reply_.capacity = size_;
   try {
-    answer_ = pipe_->host().post_channel_send(ucx::Channel::GpuReply,
-                                              static_cast<Tag>(descriptor_.sequence), &reply_,
-                                              sizeof reply_);
+    answer_ = pipe_->host().post_channel_send(
+        ucx::Channel::GpuReply, static_cast<Tag>(descriptor_.sequence), &reply_, sizeof reply_);
     stage_ = Stage::Replying;
   } catch (const Error& error) {
     // The edge failed after the data landed: the receive itself succeeded.
@@ -317,7 +321,9 @@ void IpcRequest::wait(std::optional<std::chrono::milliseconds> timeout) {
         fail_edge(expired);
         throw expired;
       }
-      // A receive that matched while being cancelled has its data: that is a success.
+      // A receive that matched while being cancelled has its data: that is a success;
+      // otherwise the timeout is the cause, whatever cancelling it made the messages say.
+      if (error_) error_ = expired;
     }
   }
   if (stage_ != Stage::Done || error_) throw_failure();
@@ -401,8 +407,8 @@ std::string IpcPipe::describe() const {
 PointerInfo IpcPipe::check_device_buffer(const char* operation, const std::string& edge, Tag tag,
                                          const void* data, std::size_t bytes) const {
   const auto fail = [&](const std::string& why) {
-    throw Error(Errc::InvalidArgument,
-                std::string(operation) + " on " + edge + " tag " + std::to_string(tag) + ": " + why);
+    throw Error(Errc::InvalidArgument, std::string(operation) + " on " + edge + " tag " +
+                                           std::to_string(tag) + ": " + why);
   };
   if (bytes == 0) return PointerInfo{};
   if (data == nullptr) fail("null buffer of " + std::to_string(bytes) + " bytes");

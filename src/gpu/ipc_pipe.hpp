@@ -36,8 +36,8 @@ class IpcRequest final : public detail::RequestState {
 
   explicit IpcRequest(Engine& engine) : engine_(&engine) {}
 
-  void start_send(IpcPipe& pipe, const void* data, std::size_t bytes, Tag tag,
-                  cudaStream_t stream, const PointerInfo& source);
+  void start_send(IpcPipe& pipe, const void* data, std::size_t bytes, Tag tag, cudaStream_t stream,
+                  const PointerInfo& source);
   void start_recv(IpcPipe& pipe, void* data, std::size_t capacity, Tag tag, cudaStream_t stream);
 
   bool test() override;
@@ -68,6 +68,8 @@ class IpcRequest final : public detail::RequestState {
   void fail_edge(const Error& error) noexcept;
   void release_messages() noexcept;
   [[noreturn]] void throw_failure() const;
+  // An error of one of the host messages, restated for this operation.
+  [[nodiscard]] Error in_context(const Error& message_error) const;
   [[nodiscard]] std::string describe_operation() const;
 
   Engine* engine_;  // nullptr once detached

@@ -77,8 +77,7 @@ UcxRequest* UcxPipe::post_channel_send(Channel channel, Tag tag, const void* dat
   return request;
 }
 
-UcxRequest* UcxPipe::post_channel_recv(Channel channel, Tag tag, void* data,
-                                       std::size_t capacity) {
+UcxRequest* UcxPipe::post_channel_recv(Channel channel, Tag tag, void* data, std::size_t capacity) {
   // Posted even on a failed edge: a message that arrived before the failure is still
   // delivered; otherwise the receive is cancelled with the edge's error.
   UcxRequest* request = pool_.acquire();

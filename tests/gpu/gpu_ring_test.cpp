@@ -180,16 +180,16 @@ TEST(GpuRing, KilledNeighbourFailsPendingReceiveWithPeerFailed) {
       [](int rank) {
         Ring ring(Options::from_env());
         DeviceBuffer buffer(64 * kMiB);
+        char ready = 1;
         if (rank == 1) {
-          // Wait for rank 0's receive to be posted, then die without closing.
-          ring.pred().send(buffer.data(), 8, 9);
+          // Dies, without closing, once rank 0's receive is posted.
+          ring.host_pred().recv(&ready, 1, 9);
           ::raise(SIGKILL);
         }
         Request pending = ring.pred().irecv(buffer.data(), buffer.size(), 7);
         const auto start = std::chrono::steady_clock::now();
-        ring.succ().send(buffer.data(), 8, 9);
-        expect_error(Errc::PeerFailed, "rank 1",
-                     [&] { pending.wait(std::chrono::seconds(20)); });
+        ring.host_succ().send(&ready, 1, 9);
+        expect_error(Errc::PeerFailed, "rank 1", [&] { pending.wait(std::chrono::seconds(20)); });
         const double seconds =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         EXPECT_LT(seconds, 5.0) << "PeerFailed took " << seconds << " s";

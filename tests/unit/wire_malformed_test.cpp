@@ -53,7 +53,8 @@ TEST(WireMalformedHeader, BadMagicIsRejectedNamingTheMagic) {
 }
 
 TEST(WireMalformedHeader, OtherProtocolVersionsAreRejectedNamingBothVersions) {
-  for (const std::uint16_t version : {std::uint16_t{0}, std::uint16_t{1}, std::uint16_t{kProtocolVersion + 1}, std::uint16_t{0xffff}}) {
+  for (const std::uint16_t version : {std::uint16_t{0}, std::uint16_t{1},
+                                      std::uint16_t{kProtocolVersion + 1}, std::uint16_t{0xffff}}) {
     const Bytes header = header_bytes(kMagic, version, 1, 0);
     EXPECT_TRUE(RejectedAsProtocolMismatch([&] { decode_header(header); },
                                            {"protocol version " + std::to_string(version),
@@ -313,8 +314,9 @@ TEST(WireArbitraryInput, RandomTwelveByteHeadersAreAcceptedExactlyWhenEveryCheck
                                    : static_cast<std::uint32_t>(random());
     const bool good_magic = random() % 8 != 0;
     const bool good_version = random() % 8 != 0;
-    const Bytes header = header_bytes(good_magic ? kMagic : static_cast<std::uint32_t>(random()),
-                                      good_version ? kProtocolVersion : kProtocolVersion + 1, type, size);
+    const Bytes header =
+        header_bytes(good_magic ? kMagic : static_cast<std::uint32_t>(random()),
+                     good_version ? kProtocolVersion : kProtocolVersion + 1, type, size);
     const bool valid = good_magic && good_version && type >= 1 && type <= 5 && size <= kMaxPayload;
     if (valid) {
       const FrameHeader decoded = decode_header(header);

@@ -23,8 +23,7 @@ using test::sample_record;
 
 bool same_record(const PeerRecord& a, const PeerRecord& b) {
   return a.rank == b.rank && a.host == b.host && a.host_identity == b.host_identity &&
-         a.gpu_identity == b.gpu_identity &&
-         a.address == b.address;
+         a.gpu_identity == b.gpu_identity && a.address == b.address;
 }
 
 TEST(WireRoundTrip, HeaderStartsWithMagicRPRVThenLittleEndianVersionTypeAndSize) {
