@@ -24,6 +24,10 @@ int main(int argc, char** argv) {
     return parsed.status == ring_bw::ParseStatus::Help ? 0 : 2;
   }
   const ring_bw::BenchOptions& options = parsed.options;
+  if (!options.device.empty() || options.corrupt_every != 0) {
+    std::fprintf(stderr, "gpu_copy_bw: --device and --corrupt-every are ring_bw's options\n");
+    return 2;
+  }
   std::size_t largest = 1;
   for (std::size_t size : options.sizes) largest = size > largest ? size : largest;
   void* from = nullptr;

@@ -135,7 +135,11 @@ RingImpl::RingImpl(const Options& options)
   set_log_rank(options.rank);
   const Deadline deadline(options.rendezvous_timeout);
   // Before the rendezvous: a rank without a usable GPU fails alone, at once.
-  if (options.comm_device == CommDevice::Gpu) device_ = gpu::open_device(options);
+  if (options.comm_device == CommDevice::Gpu) {
+    device_ = gpu::open_device(options);
+    log(LogLevel::Info, "GPU mode on CUDA device " + std::to_string(device_.ordinal) + " (" +
+                            device_.name + ", " + device_.uuid + ")");
+  }
 
   std::unique_ptr<HostedRendezvous> head;
   std::uint16_t port = options.port;

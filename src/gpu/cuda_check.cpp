@@ -7,8 +7,7 @@ std::string describe(cudaError_t status, const std::string& what) {
   return what + ": " + cudaGetErrorName(status) + " (" + cudaGetErrorString(status) + ")";
 }
 
-void check(cudaError_t status, const std::string& what, Errc code) {
-  if (status == cudaSuccess) return;
+void fail(cudaError_t status, const std::string& what, Errc code) {
   (void)cudaGetLastError();
   throw Error(code, describe(status, what));
 }

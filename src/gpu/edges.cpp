@@ -7,9 +7,6 @@
 #include "ucx/pipe.hpp"
 #include "ucx/request.hpp"
 
-#include <unistd.h>
-
-#include <cstring>
 #include <memory>
 
 namespace ringpipe::gpu {
@@ -22,9 +19,6 @@ struct SetupMessage {
   static constexpr std::uint32_t kMagic = 0x53475052;  // "RPGS"
   std::uint32_t magic = kMagic;
   Path path = Path::CudaIpc;
-  std::int32_t pid = 0;
-  std::int32_t device = 0;
-  char gpu_uuid[48] = {};
 };
 
 std::string edge_name(const ucx::UcxPipe& host) { return host.name(true); }
@@ -71,16 +65,13 @@ struct Handshake {
 // Each end tells the other its choice; both must agree, or the Ring is not formed. Every rank
 // posts all its messages before waiting, so no ring order can deadlock.
 void agree(ucx::Worker& worker, ucx::UcxPipe& pred, Path pred_path, ucx::UcxPipe& succ,
-           Path succ_path, const LocalDevice& device, const detail::Deadline& deadline) {
+           Path succ_path, const detail::Deadline& deadline) {
   Handshake handshakes[2];
   const std::pair<ucx::UcxPipe*, Path> edges[2] = {{&pred, pred_path}, {&succ, succ_path}};
   for (int i = 0; i < 2; ++i) {
     Handshake& h = handshakes[i];
     h.host = edges[i].first;
     h.mine.path = edges[i].second;
-    h.mine.pid = static_cast<std::int32_t>(getpid());
-    h.mine.device = device.ordinal;
-    std::strncpy(h.mine.gpu_uuid, device.uuid.c_str(), sizeof h.mine.gpu_uuid - 1);
     h.received = h.host->post_channel_recv(ucx::Channel::GpuSetup, 0, &h.theirs, sizeof h.theirs);
   }
   for (Handshake& h : handshakes) {
@@ -101,10 +92,11 @@ void agree(ucx::Worker& worker, ucx::UcxPipe& pred, Path pred_path, ucx::UcxPipe
 
 class IpcEdges final : public GpuEdges {
  public:
-  IpcEdges(ucx::Worker& worker, ucx::UcxPipe& pred, ucx::UcxPipe& succ, int device)
-      : engine_(std::make_unique<Engine>(worker)),
-        pred_(std::make_unique<IpcPipe>(*engine_, pred, device)),
-        succ_(std::make_unique<IpcPipe>(*engine_, succ, device)) {}
+  IpcEdges(ucx::Worker& worker, ucx::UcxPipe& pred, ucx::UcxPipe& succ, const std::string& pred_gpu,
+           const std::string& succ_gpu, const LocalDevice& device)
+      : engine_(std::make_unique<Engine>(worker, device.ordinal)),
+        pred_(std::make_unique<IpcPipe>(*engine_, pred, device, pred_gpu)),
+        succ_(std::make_unique<IpcPipe>(*engine_, succ, device, succ_gpu)) {}
   ~IpcEdges() override {
     engine_.reset();  // detaches the requests before the pipes' resources go
   }
@@ -129,8 +121,9 @@ std::unique_ptr<GpuEdges> make_edges(ucx::Worker& worker, ucx::UcxPipe& pred, uc
                                      const detail::Deadline& deadline) {
   const Path pred_path = choose_path(pred, pred_peer, options);
   const Path succ_path = choose_path(succ, succ_peer, options);
-  agree(worker, pred, pred_path, succ, succ_path, device, deadline);
-  return std::make_unique<IpcEdges>(worker, pred, succ, device.ordinal);
+  agree(worker, pred, pred_path, succ, succ_path, deadline);
+  return std::make_unique<IpcEdges>(worker, pred, succ, pred_peer.gpu_uuid, succ_peer.gpu_uuid,
+                                    device);
 }
 
 }  // namespace ringpipe::gpu

@@ -1,13 +1,14 @@
 // ringpipe: GPU mode's requests in flight.
 #include "gpu/engine.hpp"
 
+#include "gpu/device_scope.hpp"
 #include "gpu/ipc_pipe.hpp"
 
 #include <algorithm>
 
 namespace ringpipe::gpu {
 
-Engine::Engine(ucx::Worker& worker) : worker_(worker) {
+Engine::Engine(ucx::Worker& worker, int device) : worker_(worker), device_(device) {
   worker_.set_side_work([this] { return poll(); });
 }
 
@@ -50,6 +51,8 @@ void Engine::recycle(IpcRequest* request) noexcept {
 
 ucx::Worker::SideWork Engine::poll() {
   ucx::Worker::SideWork work;
+  if (in_flight_.empty()) return work;
+  const DeviceScope scope(device_);
   for (std::size_t i = 0; i < in_flight_.size();) {
     IpcRequest* request = in_flight_[i];
     work.did_work = request->advance() || work.did_work;

@@ -15,7 +15,8 @@ class IpcRequest;
 // the requests, so steady-state traffic allocates nothing.
 class Engine {
  public:
-  explicit Engine(ucx::Worker& worker);
+  // `device`: the rank's CUDA device, made current while requests advance.
+  Engine(ucx::Worker& worker, int device);
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
   // Detaches every request still held by a user: later calls on it throw Errc::Closed.
@@ -34,6 +35,7 @@ class Engine {
   ucx::Worker::SideWork poll();
 
   ucx::Worker& worker_;
+  int device_;
   std::vector<IpcRequest*> in_flight_;
   std::vector<IpcRequest*> outstanding_;  // acquired and not yet recycled
   std::vector<IpcRequest*> free_;

@@ -2,6 +2,7 @@
 #include "gpu/ipc_pipe.hpp"
 
 #include "gpu/cuda_check.hpp"
+#include "gpu/device_scope.hpp"
 #include "gpu/engine.hpp"
 #include "log.hpp"
 
@@ -51,8 +52,10 @@ void IpcRequest::start_send(IpcPipe& pipe, const void* data, std::size_t bytes, 
   try {
     if (bytes != 0) {
       event_slot_ = pipe.acquire_event_slot();
-      check(cudaEventRecord(pipe.event(event_slot_), stream),
-            describe_operation() + ": cannot record the send on its stream");
+      if (const cudaError_t status = cudaEventRecord(pipe.event(event_slot_), stream);
+          status != cudaSuccess) {
+        fail(status, describe_operation() + ": cannot record the send on its stream");
+      }
       const auto address = reinterpret_cast<std::uintptr_t>(data);
       if (pipe.same_process()) {
         descriptor_.kind = SourceKind::SameProcess;
@@ -236,12 +239,18 @@ void IpcRequest::start_copy() {
     holds_mapping_ = true;
     ready = pipe_->source_event(descriptor_);
   }
-  const std::string what = describe_operation();
-  check(cudaStreamWaitEvent(stream_, ready, 0), what + ": cannot wait for the sender's data");
+  if (const cudaError_t status = cudaStreamWaitEvent(stream_, ready, 0); status != cudaSuccess) {
+    fail(status, describe_operation() + ": cannot wait for the sender's data");
+  }
   copy_done_ = pipe_->acquire_copy_event();
-  check(cudaMemcpyAsync(buffer_, source, bytes_, cudaMemcpyDeviceToDevice, stream_),
-        what + ": cannot start the copy");
-  check(cudaEventRecord(copy_done_, stream_), what + ": cannot record the copy's end");
+  if (const cudaError_t status =
+          cudaMemcpyAsync(buffer_, source, bytes_, cudaMemcpyDeviceToDevice, stream_);
+      status != cudaSuccess) {
+    fail(status, describe_operation() + ": cannot start the copy");
+  }
+  if (const cudaError_t status = cudaEventRecord(copy_done_, stream_); status != cudaSuccess) {
+    fail(status, describe_operation() + ": cannot record the copy's end");
+  }
   stage_ = Stage::Copying;
 }
 
@@ -388,11 +397,18 @@ std::string IpcRequest::describe_operation() const {
 
 // ---- IpcPipe ---------------------------------------------------------------------------------
 
-IpcPipe::IpcPipe(Engine& engine, ucx::UcxPipe& host, int device)
-    : engine_(engine), host_(host), device_(device) {}
+IpcPipe::IpcPipe(Engine& engine, ucx::UcxPipe& host, const LocalDevice& device,
+                 std::string peer_gpu)
+    : engine_(engine), host_(host), device_(device.ordinal) {
+  const std::string gpus =
+      peer_gpu == device.uuid ? "both on " + device.uuid : device.uuid + " -> " + peer_gpu;
+  description_ = host_.name(true) + (same_process() ? " (cuda device copy on " + device.uuid + ")"
+                                                    : " (cuda-ipc, " + gpus + ")");
+}
 
 IpcPipe::~IpcPipe() {
   // Requests are detached by the engine before this; nothing uses these resources any more.
+  const DeviceScope scope(device_);
   for (auto& [key, mapping] : mappings_) (void)cudaIpcCloseMemHandle(mapping.base);
   for (auto& [slot, event] : source_events_) (void)cudaEventDestroy(event);
   for (cudaEvent_t event : copy_events_) (void)cudaEventDestroy(event);
@@ -400,9 +416,7 @@ IpcPipe::~IpcPipe() {
   (void)cudaGetLastError();
 }
 
-std::string IpcPipe::describe() const {
-  return host_.name(true) + (same_process() ? " (cuda: device copy)" : " (cuda-ipc)");
-}
+std::string IpcPipe::describe() const { return description_; }
 
 PointerInfo IpcPipe::check_device_buffer(const char* operation, const std::string& edge, Tag tag,
                                          const void* data, std::size_t bytes) const {
@@ -424,8 +438,9 @@ PointerInfo IpcPipe::check_device_buffer(const char* operation, const std::strin
          ", but this rank uses device " + std::to_string(device_));
   }
   const auto address = reinterpret_cast<std::uintptr_t>(data);
-  if (address - info->base + bytes > info->range) {
-    fail(std::to_string(bytes) + " bytes at offset " + std::to_string(address - info->base) +
+  const std::size_t offset = address - info->base;
+  if (offset > info->range || bytes > info->range - offset) {
+    fail(std::to_string(bytes) + " bytes at offset " + std::to_string(offset) +
          " overrun the allocation of " + std::to_string(info->range) + " bytes");
   }
   return *info;
@@ -433,6 +448,7 @@ PointerInfo IpcPipe::check_device_buffer(const char* operation, const std::strin
 
 Request IpcPipe::post_send(const void* data, std::size_t bytes, Tag tag, Stream stream) {
   host_.check_sendable("isend", tag, bytes);
+  const DeviceScope scope(device_);
   const PointerInfo source = check_device_buffer("isend", host_.name(true), tag, data, bytes);
   IpcRequest* request = engine_.acquire();
   try {
@@ -446,6 +462,7 @@ Request IpcPipe::post_send(const void* data, std::size_t bytes, Tag tag, Stream 
 }
 
 Request IpcPipe::post_recv(void* data, std::size_t capacity, Tag tag, Stream stream) {
+  const DeviceScope scope(device_);
   (void)check_device_buffer("irecv", host_.name(false), tag, data, capacity);
   IpcRequest* request = engine_.acquire();
   try {
@@ -483,7 +500,7 @@ int IpcPipe::acquire_event_slot() {
     const cudaError_t status = cudaIpcGetEventHandle(&slot.handle, slot.event);
     if (status != cudaSuccess) {
       (void)cudaEventDestroy(slot.event);
-      check(status, "cannot share a CUDA event by IPC");
+      fail(status, "cannot share a CUDA event by IPC");
     }
   }
   slot.busy = true;

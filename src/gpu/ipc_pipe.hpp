@@ -7,6 +7,7 @@
 
 #include "deadline.hpp"
 #include "gpu/driver.hpp"
+#include "gpu/gpu_mode.hpp"
 #include "gpu/ipc_messages.hpp"
 #include "request_state.hpp"
 #include "ucx/pipe.hpp"
@@ -97,7 +98,8 @@ class IpcRequest final : public detail::RequestState {
 
 class IpcPipe final : public PipeGroup {
  public:
-  IpcPipe(Engine& engine, ucx::UcxPipe& host, int device);
+  // `peer_gpu`: the UUID of the neighbour's GPU, from the rendezvous.
+  IpcPipe(Engine& engine, ucx::UcxPipe& host, const LocalDevice& device, std::string peer_gpu);
   ~IpcPipe() override;
 
   [[nodiscard]] int rank() const noexcept override { return host_.rank(); }
@@ -153,6 +155,7 @@ class IpcPipe final : public PipeGroup {
   Engine& engine_;
   ucx::UcxPipe& host_;
   int device_;
+  std::string description_;
   std::uint64_t sequence_ = 0;
   std::unordered_map<std::uint64_t, cudaIpcMemHandle_t> exports_;
   std::vector<EventSlot> slots_;

@@ -33,10 +33,11 @@ UcxPipe::UcxPipe(Worker& worker, Endpoint& endpoint, RequestPool& pool, Side sid
 }
 
 void UcxPipe::check_sendable(std::string_view operation, Tag tag, std::size_t bytes) const {
+  if (!failure_ && endpoint_.get() != nullptr) return;  // the per-message path: no strings
   const std::string what = std::string(operation) + " on " + send_name_ + " tag " +
                            std::to_string(tag) + " size " + std::to_string(bytes);
   if (failure_) throw Error(failure_->code(), what + ": " + std::string(failure_->message()));
-  if (endpoint_.get() == nullptr) throw Error(Errc::Closed, what + ": the link is closed");
+  throw Error(Errc::Closed, what + ": the link is closed");
 }
 
 // CPU mode moves host memory only; a CUDA pointer or stream here is a caller's mistake that

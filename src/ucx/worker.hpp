@@ -37,7 +37,10 @@ class Worker {
     bool did_work = false;
     bool pending = false;
   };
-  void set_side_work(std::function<SideWork()> poll) { side_work_ = std::move(poll); }
+  void set_side_work(std::function<SideWork()> poll) {
+    side_work_ = std::move(poll);
+    side_pending_ = false;
+  }
 
   // Progresses until done() is true (returns true) or the deadline passes (returns false).
   template <typename Done>

@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <memory>
+#include <thread>
 #include <vector>
 
 namespace ringpipe {
@@ -136,6 +137,50 @@ TEST(GpuRing, TooSmallReceiveBufferFailsBothSidesWithTruncated) {
     Request sent = ring.succ().isend(out.data(), out.size(), 2);
     expect_error(Errc::Truncated, "4096", [&] { received.wait(); });
     expect_error(Errc::Truncated, "1024", [&] { sent.wait(); });
+  });
+}
+
+TEST(GpuRing, ReceiveTimeoutNamesTheOperationAndLeavesTheEdgeUsable) {
+  run_gpu_ring(2, [](Ring& ring) {
+    DeviceBuffer buffer(4096);
+    char step = 0;
+    if (ring.rank() == 1) {
+      const auto start = std::chrono::steady_clock::now();
+      expect_error(Errc::Timeout, "rank 1 <- pred 0 tag 9 size 4096", [&] {
+        ring.pred().recv(buffer.data(), buffer.size(), 9, std::chrono::milliseconds(300));
+      });
+      const auto elapsed = std::chrono::steady_clock::now() - start;
+      EXPECT_GE(elapsed, std::chrono::milliseconds(290));
+      EXPECT_LT(elapsed, std::chrono::seconds(3));
+      ring.host_pred().send(&step, 1, 1);  // rank 0 may send now
+      buffer.fill(0, 0);
+      EXPECT_EQ(ring.pred().recv(buffer.data(), buffer.size(), 9), 4096u);
+      EXPECT_EQ(buffer.count_wrong(4096, seed_of(0, 9, 4096)), 0u);
+    } else {
+      ring.host_succ().recv(&step, 1, 1);
+      buffer.fill(4096, seed_of(0, 9, 4096));
+      ring.succ().send(buffer.data(), buffer.size(), 9);
+    }
+  });
+}
+
+TEST(GpuRing, SendTimeoutFailsTheLinkWithTimeoutNamingIt) {
+  run_gpu_ring(2, [](Ring& ring) {
+    DeviceBuffer buffer(4096);
+    if (ring.rank() == 1) {
+      std::this_thread::sleep_for(std::chrono::seconds(1));  // never receives
+      return;
+    }
+    const auto start = std::chrono::steady_clock::now();
+    expect_error(Errc::Timeout, "send on rank 0 -> succ 1 tag 5 size 4096", [&] {
+      ring.succ().send(buffer.data(), buffer.size(), 5, std::chrono::milliseconds(300));
+    });
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+    // The failure is sticky, and reaches the other edge to the same neighbour.
+    for (PipeGroup* edge : {&ring.succ(), &ring.pred()}) {
+      expect_error(Errc::Timeout, "",
+                   [&] { edge->send(buffer.data(), 8, 6, std::chrono::seconds(5)); });
+    }
   });
 }
 

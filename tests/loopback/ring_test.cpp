@@ -189,6 +189,35 @@ TEST(RingLoopback, OversizedMessageFailsWithTruncatedStatingBothSizes) {
   });
 }
 
+TEST(RingLoopback, CudaStreamInCpuModeIsInvalidArgumentNamingTheEdge) {
+  run_ring(1, [](Ring& ring) {
+    std::uint64_t value = 0;
+    int not_a_stream = 0;
+    const Stream stream{&not_a_stream};
+    for (auto* call :
+         {+[](Ring&r, std::uint64_t*v, Stream s) { (void)r.succ().isend(v, sizeof *v, 1, s); },
+          +[](Ring&r, std::uint64_t*v, Stream s) { (void)r.pred().irecv(v, sizeof *v, 1, s); }}) {
+      try {
+        call(ring, &value, stream);
+        ADD_FAILURE() << "a CPU-mode ring took a CUDA stream";
+      } catch (const Error& error) {
+        EXPECT_EQ(error.code(), Errc::InvalidArgument);
+        EXPECT_NE(std::string(error.what()).find("CUDA stream"), std::string::npos) << error.what();
+        EXPECT_NE(std::string(error.what()).find("rank 0"), std::string::npos) << error.what();
+      }
+    }
+    // Host edges are the same edges in CPU mode, and the ring still works.
+    EXPECT_EQ(&ring.host_succ(), &ring.succ());
+    EXPECT_EQ(&ring.host_pred(), &ring.pred());
+    value = 7;
+    Request received = ring.pred().irecv(&value, sizeof value, 2);
+    std::uint64_t sent = 99;
+    ring.succ().send(&sent, sizeof sent, 2);
+    received.wait();
+    EXPECT_EQ(value, 99u);
+  });
+}
+
 TEST(RingLoopback, ReceiveTimeoutNamesTheEdgeAndLeavesItUsable) {
   run_ring(2, [](Ring& ring) {
     std::uint64_t value = 0;
