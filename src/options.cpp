@@ -133,6 +133,13 @@ std::chrono::milliseconds parse_seconds(const EnvValue& env) {
   return std::chrono::ceil<std::chrono::milliseconds>(std::chrono::duration<double>(seconds));
 }
 
+bool parse_flag(const EnvValue& env) {
+  const std::string name = lower(env.value);
+  if (name == "1" || name == "true" || name == "yes" || name == "on") return true;
+  if (name == "0" || name == "false" || name == "no" || name == "off") return false;
+  env.fail("1/true/yes/on or 0/false/no/off");
+}
+
 bool has_space(std::string_view text) {
   for (char c : text) {
     if (std::isspace(static_cast<unsigned char>(c)) != 0) return true;
@@ -189,6 +196,18 @@ std::string_view to_string(ProgressMode mode) noexcept {
   return "unknown";  // only reachable through a cast of an out-of-range integer
 }
 
+std::string_view to_string(GpuTransport transport) noexcept {
+  switch (transport) {
+    case GpuTransport::Auto:
+      return "auto";
+    case GpuTransport::CudaIpc:
+      return "ipc";
+    case GpuTransport::Nccl:
+      return "nccl";
+  }
+  return "unknown";  // only reachable through a cast of an out-of-range integer
+}
+
 CommDevice parse_comm_device(std::string_view text, std::string_view what) {
   const std::string name = lower(text);
   if (name == "cpu") return CommDevice::Cpu;
@@ -209,6 +228,14 @@ ProgressMode parse_progress_mode(std::string_view text, std::string_view what) {
           ": expected one of \"busy\", \"blocking\", \"adaptive\"");
 }
 
+GpuTransport parse_gpu_transport(std::string_view text, std::string_view what) {
+  const std::string name = lower(text);
+  if (name == "auto") return GpuTransport::Auto;
+  if (name == "ipc" || name == "cuda_ipc" || name == "cuda-ipc") return GpuTransport::CudaIpc;
+  if (name == "nccl") return GpuTransport::Nccl;
+  invalid(std::string(what) + "=" + quoted(text) + ": expected one of \"auto\", \"ipc\", \"nccl\"");
+}
+
 namespace detail {
 
 void read_tuning_from_env(Options& options) {
@@ -222,6 +249,13 @@ void read_tuning_from_env(Options& options) {
   if (auto env = first_set({"RINGPIPE_PROGRESS"})) {
     options.progress =
         parse_progress_mode(env->value, "environment variable " + std::string(env->name));
+  }
+  if (auto env = first_set({"RINGPIPE_GPU_TRANSPORT"})) {
+    options.gpu_transport =
+        parse_gpu_transport(env->value, "environment variable " + std::string(env->name));
+  }
+  if (auto env = first_set({"RINGPIPE_REQUIRE_FAST_PATH"})) {
+    options.require_fast_path = parse_flag(*env);
   }
   if (auto env = first_set({"RINGPIPE_IFNAME"})) options.ifname = parse_ifname(*env);
   if (auto env = first_set({"RINGPIPE_JOB_ID"})) options.job_id = parse_job_id(*env);

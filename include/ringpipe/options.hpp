@@ -13,6 +13,11 @@ namespace ringpipe {
 // Where the ring moves data: host memory over UCX, or CUDA memory over CUDA IPC / NCCL.
 enum class CommDevice { Cpu, Gpu };
 
+// How GPU mode moves data over an edge. Auto takes the fast path where it exists: CUDA IPC
+// between processes of one host (through UCX when UCX supports CUDA memory, else ringpipe's
+// own), an NCCL communicator of the edge's two ranks otherwise.
+enum class GpuTransport { Auto, CudaIpc, Nccl };
+
 // How a rank waits for the network.
 enum class ProgressMode {
   BusyPoll,  // spin on the transport: lowest latency, one full core per waiting rank
@@ -23,9 +28,12 @@ enum class ProgressMode {
 // "cpu"/"gpu", "busy"/"blocking"/"adaptive".
 RINGPIPE_API std::string_view to_string(CommDevice device) noexcept;
 RINGPIPE_API std::string_view to_string(ProgressMode mode) noexcept;
+// "auto"/"ipc"/"nccl".
+RINGPIPE_API std::string_view to_string(GpuTransport transport) noexcept;
 // Parse the names above; anything else throws Error{InvalidArgument} naming `what` and the text.
 RINGPIPE_API CommDevice parse_comm_device(std::string_view text, std::string_view what);
 RINGPIPE_API ProgressMode parse_progress_mode(std::string_view text, std::string_view what);
+RINGPIPE_API GpuTransport parse_gpu_transport(std::string_view text, std::string_view what);
 
 // Everything a rank needs to join a ring. Defaults suit one host; from_env() fills it the way
 // launchers (ringpipe-run, torchrun, Open MPI, Slurm) describe a job.
@@ -48,6 +56,12 @@ struct RINGPIPE_API Options {
   // transport's keepalive interval.
   std::chrono::milliseconds liveness_timeout{std::chrono::seconds(30)};
   ProgressMode progress = ProgressMode::Adaptive;
+
+  // GPU mode only. An edge that cannot take the transport asked for (or, with Auto, the fast
+  // path when require_fast_path is set) fails the Ring's construction with Error{Unsupported}
+  // saying why, instead of silently taking a slower path.
+  GpuTransport gpu_transport = GpuTransport::Auto;
+  bool require_fast_path = false;
 
   std::string ifname;        // network interface to use for data and to advertise ("" = any)
   std::uint64_t job_id = 0;  // ranks of different jobs never join one ring

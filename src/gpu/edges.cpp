@@ -1,18 +1,20 @@
 // ringpipe: choosing each GPU edge's data path and agreeing on it with the neighbour.
 #include <ringpipe/error.hpp>
 
+#include "gpu/device_pipe.hpp"
 #include "gpu/engine.hpp"
 #include "gpu/gpu_mode.hpp"
-#include "gpu/ipc_pipe.hpp"
+#include "gpu/nccl_comm.hpp"
 #include "ucx/pipe.hpp"
 #include "ucx/request.hpp"
 
 #include <memory>
+#include <vector>
 
 namespace ringpipe::gpu {
 namespace {
 
-enum class Path : std::uint32_t { CudaIpc = 1 };
+enum class Path : std::uint32_t { CudaIpc = 1, Nccl = 2 };
 
 // Sent by each end of an edge to the other before the Ring is released.
 struct SetupMessage {
@@ -23,15 +25,32 @@ struct SetupMessage {
 
 std::string edge_name(const ucx::UcxPipe& host) { return host.name(true); }
 
-Path choose_path(const ucx::UcxPipe& host, const EdgePeer& peer, const Options& options) {
-  const std::string edge = edge_name(host);
-  if (peer.rank == options.rank) return Path::CudaIpc;  // a self-loop is a device copy
-  if (!peer.same_host) {
-    throw Error(Errc::Unsupported, "GPU mode on " + edge + ": rank " + std::to_string(peer.rank) +
-                                       " is on another host, which needs the NCCL path; this "
-                                       "version of ringpipe moves GPU data by CUDA IPC only");
+// Symmetric: both ends of an edge decide alike from what both know (the rendezvous records and
+// options the launcher gives every rank); agree() catches options that differ.
+Path choose_path(const ucx::UcxPipe& host, const EdgePeer& peer, const Options& options,
+                 const LocalDevice& device) {
+  const std::string edge = "GPU mode on " + edge_name(host) + ": ";
+  const std::string who = "rank " + std::to_string(peer.rank);
+  if (peer.rank == options.rank) {
+    return options.gpu_transport == GpuTransport::Nccl ? Path::Nccl : Path::CudaIpc;
   }
-  return Path::CudaIpc;
+  Path path = peer.same_host ? Path::CudaIpc : Path::Nccl;
+  if (options.gpu_transport == GpuTransport::CudaIpc && !peer.same_host) {
+    throw Error(Errc::Unsupported,
+                edge + "CUDA IPC was asked for, but " + who + " is on another host");
+  }
+  if (options.gpu_transport == GpuTransport::Nccl) path = Path::Nccl;
+  if (path == Path::Nccl && options.gpu_transport == GpuTransport::Auto &&
+      options.require_fast_path) {
+    throw Error(Errc::Unsupported, edge + who +
+                                       " is on another host, so CUDA IPC is impossible and the "
+                                       "edge would take NCCL; require_fast_path forbids that");
+  }
+  if (path == Path::Nccl && peer.gpu_uuid == device.uuid) {
+    throw Error(Errc::Unsupported, edge + "NCCL cannot join two ranks of one GPU, and " + who +
+                                       " uses this rank's GPU too (" + device.uuid + ")");
+  }
+  return path;
 }
 
 // One end's half of the set-up of an edge: what it told the neighbour and what it heard.
@@ -90,27 +109,31 @@ void agree(ucx::Worker& worker, ucx::UcxPipe& pred, Path pred_path, ucx::UcxPipe
   for (int i = 0; i < 2; ++i) handshakes[i].check(edges[i].second);
 }
 
-class IpcEdges final : public GpuEdges {
+class DeviceEdges final : public GpuEdges {
  public:
-  IpcEdges(ucx::Worker& worker, ucx::UcxPipe& pred, ucx::UcxPipe& succ, const std::string& pred_gpu,
-           const std::string& succ_gpu, const LocalDevice& device)
+  DeviceEdges(ucx::Worker& worker, ucx::UcxPipe& pred, ucx::UcxPipe& succ,
+              const std::string& pred_gpu, const std::string& succ_gpu, const LocalDevice& device,
+              std::shared_ptr<NcclComm> pred_nccl, std::shared_ptr<NcclComm> succ_nccl)
       : engine_(std::make_unique<Engine>(worker, device.ordinal)),
-        pred_(std::make_unique<IpcPipe>(*engine_, pred, device, pred_gpu)),
-        succ_(std::make_unique<IpcPipe>(*engine_, succ, device, succ_gpu)) {}
-  ~IpcEdges() override {
+        pred_(std::make_unique<DevicePipe>(*engine_, pred, device, pred_gpu, std::move(pred_nccl))),
+        succ_(
+            std::make_unique<DevicePipe>(*engine_, succ, device, succ_gpu, std::move(succ_nccl))) {}
+  ~DeviceEdges() override {
     engine_.reset();  // detaches the requests before the pipes' resources go
   }
 
   PipeGroup& pred() noexcept override { return *pred_; }
   PipeGroup& succ() noexcept override { return *succ_; }
   std::string path(const PipeGroup& edge) const override {
+    const DevicePipe& pipe = &edge == pred_.get() ? *pred_ : *succ_;
+    if (pipe.nccl() != nullptr) return "nccl";
     return edge.peer() == edge.rank() ? "cuda device copy" : "cuda-ipc";
   }
 
  private:
   std::unique_ptr<Engine> engine_;
-  std::unique_ptr<IpcPipe> pred_;
-  std::unique_ptr<IpcPipe> succ_;
+  std::unique_ptr<DevicePipe> pred_;
+  std::unique_ptr<DevicePipe> succ_;
 };
 
 }  // namespace
@@ -119,11 +142,23 @@ std::unique_ptr<GpuEdges> make_edges(ucx::Worker& worker, ucx::UcxPipe& pred, uc
                                      const EdgePeer& pred_peer, const EdgePeer& succ_peer,
                                      const Options& options, const LocalDevice& device,
                                      const detail::Deadline& deadline) {
-  const Path pred_path = choose_path(pred, pred_peer, options);
-  const Path succ_path = choose_path(succ, succ_peer, options);
+  const Path pred_path = choose_path(pred, pred_peer, options, device);
+  const Path succ_path = choose_path(succ, succ_peer, options, device);
   agree(worker, pred, pred_path, succ, succ_path, deadline);
-  return std::make_unique<IpcEdges>(worker, pred, succ, pred_peer.gpu_uuid, succ_peer.gpu_uuid,
-                                    device);
+  // A 1-rank ring's two pipes are the two ends of one edge: one communicator.
+  const bool one_edge = pred_peer.rank == options.rank;
+  std::vector<ucx::UcxPipe*> nccl_edges;
+  if (succ_path == Path::Nccl) nccl_edges.push_back(&succ);
+  if (pred_path == Path::Nccl && !one_edge) nccl_edges.push_back(&pred);
+  std::shared_ptr<NcclComm> pred_nccl, succ_nccl;
+  if (!nccl_edges.empty()) {
+    const auto comms = create_nccl_comms(worker, nccl_edges, deadline);
+    std::size_t next = 0;
+    if (succ_path == Path::Nccl) succ_nccl = comms[next++];
+    if (pred_path == Path::Nccl) pred_nccl = one_edge ? succ_nccl : comms[next++];
+  }
+  return std::make_unique<DeviceEdges>(worker, pred, succ, pred_peer.gpu_uuid, succ_peer.gpu_uuid,
+                                       device, std::move(pred_nccl), std::move(succ_nccl));
 }
 
 }  // namespace ringpipe::gpu

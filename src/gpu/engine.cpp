@@ -1,8 +1,8 @@
 // ringpipe: GPU mode's requests in flight.
 #include "gpu/engine.hpp"
 
+#include "gpu/device_pipe.hpp"
 #include "gpu/device_scope.hpp"
-#include "gpu/ipc_pipe.hpp"
 
 #include <algorithm>
 
@@ -14,20 +14,20 @@ Engine::Engine(ucx::Worker& worker, int device) : worker_(worker), device_(devic
 
 Engine::~Engine() {
   worker_.set_side_work(nullptr);
-  for (IpcRequest* request : outstanding_) {
+  for (DeviceRequest* request : outstanding_) {
     const bool adopted =
         std::find(in_flight_.begin(), in_flight_.end(), request) != in_flight_.end() &&
         request->released();
     request->detach();
     if (adopted) delete request;  // nobody holds it any more
   }
-  for (IpcRequest* request : free_) delete request;
+  for (DeviceRequest* request : free_) delete request;
 }
 
-IpcRequest* Engine::acquire() {
-  IpcRequest* request;
+DeviceRequest* Engine::acquire() {
+  DeviceRequest* request;
   if (free_.empty()) {
-    request = new IpcRequest(*this);
+    request = new DeviceRequest(*this);
   } else {
     request = free_.back();
     free_.pop_back();
@@ -36,9 +36,9 @@ IpcRequest* Engine::acquire() {
   return request;
 }
 
-void Engine::track(IpcRequest* request) { in_flight_.push_back(request); }
+void Engine::track(DeviceRequest* request) { in_flight_.push_back(request); }
 
-void Engine::recycle(IpcRequest* request) noexcept {
+void Engine::recycle(DeviceRequest* request) noexcept {
   std::erase(in_flight_, request);
   std::erase(outstanding_, request);
   request->reset();
@@ -54,7 +54,7 @@ ucx::Worker::SideWork Engine::poll() {
   if (in_flight_.empty()) return work;
   const DeviceScope scope(device_);
   for (std::size_t i = 0; i < in_flight_.size();) {
-    IpcRequest* request = in_flight_[i];
+    DeviceRequest* request = in_flight_[i];
     work.did_work = request->advance() || work.did_work;
     if (!request->settled()) {
       work.pending = work.pending || request->copying();

@@ -7,7 +7,7 @@
 
 namespace ringpipe::gpu {
 
-class IpcRequest;
+class DeviceRequest;
 
 // A GPU transfer takes several steps (message, copy, reply) that must advance while the user
 // waits on any request of the Ring, or two ranks waiting on each other's sends would deadlock.
@@ -24,21 +24,21 @@ class Engine {
 
   [[nodiscard]] ucx::Worker& worker() noexcept { return worker_; }
 
-  [[nodiscard]] IpcRequest* acquire();
+  [[nodiscard]] DeviceRequest* acquire();
   // Advanced on every progress call until it reports it is settled.
-  void track(IpcRequest* request);
+  void track(DeviceRequest* request);
   // Back to the pool. A request released while still in flight stays tracked and is recycled
   // here once it settles.
-  void recycle(IpcRequest* request) noexcept;
+  void recycle(DeviceRequest* request) noexcept;
 
  private:
   ucx::Worker::SideWork poll();
 
   ucx::Worker& worker_;
   int device_;
-  std::vector<IpcRequest*> in_flight_;
-  std::vector<IpcRequest*> outstanding_;  // acquired and not yet recycled
-  std::vector<IpcRequest*> free_;
+  std::vector<DeviceRequest*> in_flight_;
+  std::vector<DeviceRequest*> outstanding_;  // acquired and not yet recycled
+  std::vector<DeviceRequest*> free_;
 };
 
 }  // namespace ringpipe::gpu

@@ -28,6 +28,9 @@ TEST(OptionsNames, ToStringNamesEveryEnumerator) {
   EXPECT_EQ(to_string(ProgressMode::BusyPoll), "busy");
   EXPECT_EQ(to_string(ProgressMode::Blocking), "blocking");
   EXPECT_EQ(to_string(ProgressMode::Adaptive), "adaptive");
+  EXPECT_EQ(to_string(GpuTransport::Auto), "auto");
+  EXPECT_EQ(to_string(GpuTransport::CudaIpc), "ipc");
+  EXPECT_EQ(to_string(GpuTransport::Nccl), "nccl");
 }
 
 TEST(OptionsNames, ParseRoundTripsToStringAndIgnoresCase) {
@@ -38,6 +41,10 @@ TEST(OptionsNames, ParseRoundTripsToStringAndIgnoresCase) {
        {ProgressMode::BusyPoll, ProgressMode::Blocking, ProgressMode::Adaptive}) {
     EXPECT_EQ(parse_progress_mode(to_string(mode), "x"), mode);
   }
+  for (GpuTransport transport : {GpuTransport::Auto, GpuTransport::CudaIpc, GpuTransport::Nccl}) {
+    EXPECT_EQ(parse_gpu_transport(to_string(transport), "x"), transport);
+  }
+  EXPECT_EQ(parse_gpu_transport("CUDA_IPC", "x"), GpuTransport::CudaIpc);
   EXPECT_EQ(parse_comm_device("GPU", "x"), CommDevice::Gpu);
   EXPECT_EQ(parse_progress_mode("Adaptive", "x"), ProgressMode::Adaptive);
 }
@@ -53,6 +60,11 @@ TEST(OptionsNames, ParseErrorsNameTheSourceTheTextAndTheChoices) {
   EXPECT_TRUE(contains(device, "--device")) << device;
   EXPECT_TRUE(contains(device, "\"tpu\"")) << device;
   EXPECT_TRUE(contains(device, "cpu") && contains(device, "gpu")) << device;
+
+  const std::string transport =
+      invalid_argument_message([] { parse_gpu_transport("gloo", "--transport"); });
+  EXPECT_TRUE(contains(transport, "--transport") && contains(transport, "\"gloo\"")) << transport;
+  EXPECT_TRUE(contains(transport, "ipc") && contains(transport, "nccl")) << transport;
 
   const std::string mode = invalid_argument_message([] { parse_progress_mode("", "--progress"); });
   EXPECT_TRUE(contains(mode, "--progress")) << mode;
@@ -94,6 +106,8 @@ TEST_F(OptionsFromEnv, EveryRingpipeVariableSetsItsField) {
   set_env("RINGPIPE_IFNAME", "enp65s0f0np0");
   set_env("RINGPIPE_JOB_ID", "0xDEADbeef00000001");
   set_env("RINGPIPE_LISTEN_FD", "5");
+  set_env("RINGPIPE_GPU_TRANSPORT", "nccl");
+  set_env("RINGPIPE_REQUIRE_FAST_PATH", "yes");
 
   const Options options = Options::from_env();
   EXPECT_EQ(options.head, "node0.example");
@@ -109,6 +123,8 @@ TEST_F(OptionsFromEnv, EveryRingpipeVariableSetsItsField) {
   EXPECT_EQ(options.ifname, "enp65s0f0np0");
   EXPECT_EQ(options.job_id, 0xDEADBEEF00000001u);
   EXPECT_EQ(options.listen_fd, 5);
+  EXPECT_EQ(options.gpu_transport, GpuTransport::Nccl);
+  EXPECT_TRUE(options.require_fast_path);
 }
 
 TEST_F(OptionsFromEnv, ValueEdgesAreAccepted) {

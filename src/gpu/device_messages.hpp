@@ -1,10 +1,17 @@
-// ringpipe: the messages of the CUDA IPC path, sent over an edge's host link.
+// ringpipe: the messages of GPU mode, sent over an edge's host link. The receiver always
+// matches a Descriptor by tag and answers with a Reply; what moves the data depends on the path.
 //
+// CUDA IPC:
 //   sender                                   receiver
 //   isend: record event on stream,
 //          Descriptor ------------------->   irecv matches it (edge, direction, tag):
 //                                            wait for the event, copy on its stream,
-//   request completes  <------------------   Reply once the copy has finished
+//   request completes  <------------------   Reply "copied" once the copy has finished
+//
+// NCCL (no tags, operations match in order):
+//          Descriptor ------------------->   irecv matches it: ncclRecv enqueued, turn n
+//   ncclSend enqueued in turn order <-----   Reply "go" with turn n
+//   each side completes when its operation has finished on the communicator's stream
 //
 // Both sides run one build of ringpipe (the rendezvous checks the version), so the structs
 // travel as they are in memory.
@@ -22,6 +29,7 @@ inline constexpr std::uint32_t kReplyMagic = 0x52475052;       // "RPGR"
 enum class SourceKind : std::uint32_t {
   IpcHandle = 1,    // another process: open `memory` and `event`
   SameProcess = 2,  // a 1-rank ring: `pointer` and `event_pointer` are this process's own
+  Nccl = 3,         // the data follows through the edge's NCCL communicator
 };
 
 struct Descriptor {
@@ -44,6 +52,7 @@ enum class ReplyStatus : std::uint32_t {
   Truncated = 2,  // the receive buffer was too small (`capacity` says how large it was)
   Failed = 3,     // the receiver could not copy (e.g. could not open the IPC handle)
   Dropped = 4,    // the receiver's request was cancelled before it copied
+  Go = 5,         // NCCL: the receive is enqueued; enqueue the send in turn `turn`
 };
 
 struct Reply {
@@ -51,6 +60,7 @@ struct Reply {
   ReplyStatus status = ReplyStatus::Copied;
   std::uint64_t sequence = 0;
   std::uint64_t capacity = 0;
+  std::uint64_t turn = 0;  // Go only
 };
 
 }  // namespace ringpipe::gpu

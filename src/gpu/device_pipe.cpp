@@ -1,5 +1,5 @@
 // ringpipe: a ring edge between CUDA buffers moved by CUDA IPC.
-#include "gpu/ipc_pipe.hpp"
+#include "gpu/device_pipe.hpp"
 
 #include "gpu/cuda_check.hpp"
 #include "gpu/device_scope.hpp"
@@ -21,9 +21,9 @@ constexpr std::size_t kMaxExports = 1024;
 
 }  // namespace
 
-// ---- IpcRequest ------------------------------------------------------------------------------
+// ---- DeviceRequest ------------------------------------------------------------------------------
 
-void IpcRequest::reset() noexcept {
+void DeviceRequest::reset() noexcept {
   pipe_ = nullptr;
   stage_ = Stage::Done;
   bytes_ = 0;
@@ -34,10 +34,13 @@ void IpcRequest::reset() noexcept {
   holds_mapping_ = false;
   event_slot_ = -1;
   copy_done_ = nullptr;
+  ready_ = nullptr;
+  recorded_ = true;
+  waiting_turn_ = false;
 }
 
-void IpcRequest::start_send(IpcPipe& pipe, const void* data, std::size_t bytes, Tag tag,
-                            cudaStream_t stream, const PointerInfo& source) {
+void DeviceRequest::start_send(DevicePipe& pipe, const void* data, std::size_t bytes, Tag tag,
+                               cudaStream_t stream, const PointerInfo& source) {
   pipe_ = &pipe;
   kind_ = Kind::Send;
   tag_ = tag;
@@ -50,7 +53,13 @@ void IpcRequest::start_send(IpcPipe& pipe, const void* data, std::size_t bytes, 
   descriptor_.sequence = pipe.next_sequence();
   descriptor_.bytes = bytes;
   try {
-    if (bytes != 0) {
+    if (bytes != 0 && pipe.nccl() != nullptr) {
+      descriptor_.kind = SourceKind::Nccl;
+      ready_ = pipe.acquire_copy_event();
+      if (const cudaError_t status = cudaEventRecord(ready_, stream); status != cudaSuccess) {
+        fail(status, describe_operation() + ": cannot record the send on its stream");
+      }
+    } else if (bytes != 0) {
       event_slot_ = pipe.acquire_event_slot();
       if (const cudaError_t status = cudaEventRecord(pipe.event(event_slot_), stream);
           status != cudaSuccess) {
@@ -76,17 +85,14 @@ void IpcRequest::start_send(IpcPipe& pipe, const void* data, std::size_t bytes, 
     message_ = pipe.host().post_channel_send(ucx::Channel::GpuDescriptor, tag, &descriptor_,
                                              sizeof descriptor_);
   } catch (...) {
-    release_messages();
-    if (event_slot_ >= 0) pipe.release_event_slot(event_slot_);
-    event_slot_ = -1;
-    stage_ = Stage::Done;
+    finish(std::nullopt);
     throw;
   }
   engine_->track(this);
 }
 
-void IpcRequest::start_recv(IpcPipe& pipe, void* data, std::size_t capacity, Tag tag,
-                            cudaStream_t stream) {
+void DeviceRequest::start_recv(DevicePipe& pipe, void* data, std::size_t capacity, Tag tag,
+                               cudaStream_t stream) {
   pipe_ = &pipe;
   kind_ = Kind::Recv;
   tag_ = tag;
@@ -95,12 +101,20 @@ void IpcRequest::start_recv(IpcPipe& pipe, void* data, std::size_t capacity, Tag
   stream_ = stream;
   started_ = detail::Clock::now();
   stage_ = Stage::Posted;
+  if (capacity != 0 && pipe.nccl() != nullptr) {
+    // NCCL writes the buffer on its own stream: not before the work enqueued before this call.
+    ready_ = pipe.acquire_copy_event();
+    if (const cudaError_t status = cudaEventRecord(ready_, stream); status != cudaSuccess) {
+      finish(std::nullopt);
+      fail(status, describe_operation() + ": cannot record the receive on its stream");
+    }
+  }
   message_ = pipe.host().post_channel_recv(ucx::Channel::GpuDescriptor, tag, &descriptor_,
                                            sizeof descriptor_);
   engine_->track(this);
 }
 
-bool IpcRequest::advance() noexcept {
+bool DeviceRequest::advance() noexcept {
   if (stage_ == Stage::Done || pipe_ == nullptr) return false;
   try {
     return kind_ == Kind::Send ? advance_send() : advance_recv();
@@ -112,13 +126,23 @@ bool IpcRequest::advance() noexcept {
   return true;
 }
 
-Error IpcRequest::in_context(const Error& message_error) const {
+Error DeviceRequest::in_context(const Error& message_error) const {
   // The edge's own failure names the cause best (the host message's error restates it).
   const Error& cause = pipe_->host().failure() ? *pipe_->host().failure() : message_error;
   return Error(cause.code(), describe_operation() + ": " + std::string(cause.message()));
 }
 
-bool IpcRequest::advance_send() {
+bool DeviceRequest::advance_send() {
+  if (stage_ == Stage::Copying) return advance_transfer();
+  if (waiting_turn_) {
+    if (pipe_->host().failure()) {
+      finish(in_context(*pipe_->host().failure()));
+      return true;
+    }
+    if (!pipe_->nccl()->is_send_turn(turn_)) return false;
+    enqueue_nccl_send();
+    return true;
+  }
   if (message_->done()) {
     if (auto error = message_->outcome()) {
       finish(in_context(*error));
@@ -143,6 +167,16 @@ bool IpcRequest::advance_send() {
       bytes_ = size_;
       finish(std::nullopt);
       break;
+    case ReplyStatus::Go:
+      if (pipe_->nccl() == nullptr) {
+        finish(Error(Errc::ProtocolMismatch, what + "an NCCL reply on a CUDA IPC edge"));
+        break;
+      }
+      release_messages();
+      waiting_turn_ = true;
+      turn_ = reply_.turn;
+      if (pipe_->nccl()->is_send_turn(turn_)) enqueue_nccl_send();
+      break;
     case ReplyStatus::Truncated:
       finish(Error(Errc::Truncated, what + "the message of " + std::to_string(size_) +
                                         " bytes does not fit the receive buffer of " +
@@ -160,7 +194,7 @@ bool IpcRequest::advance_send() {
   return true;
 }
 
-bool IpcRequest::advance_recv() {
+bool DeviceRequest::advance_recv() {
   switch (stage_) {
     case Stage::Posted: {
       if (!message_->done()) return false;
@@ -194,6 +228,10 @@ bool IpcRequest::advance_recv() {
         return true;
       }
       try {
+        if (pipe_->nccl() != nullptr) {
+          start_nccl_receive();
+          return true;
+        }
         start_copy();
       } catch (const Error& error) {
         log(detail::LogLevel::Error, error.what());
@@ -202,21 +240,8 @@ bool IpcRequest::advance_recv() {
       }
       return true;
     }
-    case Stage::Copying: {
-      const cudaError_t state = cudaEventQuery(copy_done_);
-      if (state == cudaErrorNotReady) return false;
-      pipe_->release_copy_event(copy_done_);
-      copy_done_ = nullptr;
-      if (holds_mapping_) pipe_->unmap_source(mapping_key_);
-      holds_mapping_ = false;
-      if (state != cudaSuccess) {
-        error_ = Error(Errc::Internal, describe(state, describe_operation() + ": the copy failed"));
-        send_reply(ReplyStatus::Failed);
-      } else {
-        send_reply(ReplyStatus::Copied);
-      }
-      return true;
-    }
+    case Stage::Copying:
+      return advance_transfer();
     case Stage::Replying:
       if (!answer_->done()) return false;
       // A reply that could not be sent (the sender died) changes nothing here: the data landed.
@@ -228,7 +253,79 @@ bool IpcRequest::advance_recv() {
   return false;
 }
 
-void IpcRequest::start_copy() {
+bool DeviceRequest::advance_transfer() {
+  NcclComm* comm = pipe_->nccl();
+  if (comm != nullptr && pipe_->host().failure()) {
+    // The neighbour is gone: its half of the transfer will never come, and NCCL would wait
+    // for it forever.
+    comm->abort();
+    finish(in_context(*pipe_->host().failure()));
+    return true;
+  }
+  if (!recorded_) return false;  // 1-rank NCCL ring: the send has not enqueued this yet
+  const cudaError_t state = cudaEventQuery(copy_done_);
+  if (state == cudaErrorNotReady) return false;
+  pipe_->release_copy_event(std::exchange(copy_done_, nullptr));
+  if (holds_mapping_) pipe_->unmap_source(mapping_key_);
+  holds_mapping_ = false;
+  if (state != cudaSuccess) {
+    (void)cudaGetLastError();
+    error_ = Error(Errc::Internal, describe(state, describe_operation() + ": the transfer failed"));
+  }
+  if (comm != nullptr) {
+    // NCCL: the sender completes on its own; the receiver's "go" may still be on its way.
+    if (kind_ == Kind::Send) bytes_ = error_ ? 0 : size_;
+    if (answer_ == nullptr || answer_->done()) {
+      finish(error_);
+    } else {
+      stage_ = Stage::Replying;
+    }
+    return true;
+  }
+  send_reply(error_ ? ReplyStatus::Failed : ReplyStatus::Copied);
+  return true;
+}
+
+void DeviceRequest::start_nccl_receive() {
+  NcclComm& comm = *pipe_->nccl();
+  copy_done_ = pipe_->acquire_copy_event();
+  const std::uint64_t turn = comm.take_receive_turn();
+  if (comm.self_loop()) {
+    recorded_ = false;
+    comm.self_receives().push_back({buffer_, bytes_, ready_, copy_done_, &recorded_});
+  } else {
+    try {
+      comm.enqueue_receive(buffer_, bytes_, ready_, copy_done_, describe_operation(),
+                           detail::Deadline(pipe_->host().op_timeout()));
+    } catch (const Error& error) {
+      fail_edge(error);  // the turns of the two ranks no longer agree
+      throw;
+    }
+  }
+  stage_ = Stage::Copying;
+  (void)post_reply(ReplyStatus::Go, turn);
+}
+
+void DeviceRequest::enqueue_nccl_send() {
+  NcclComm& comm = *pipe_->nccl();
+  copy_done_ = pipe_->acquire_copy_event();
+  const detail::Deadline deadline(pipe_->host().op_timeout());
+  try {
+    if (comm.self_loop()) {
+      comm.enqueue_self_pair(buffer_, size_, ready_, copy_done_, describe_operation(), deadline);
+    } else {
+      comm.enqueue_send(buffer_, size_, ready_, copy_done_, describe_operation(), deadline);
+    }
+  } catch (const Error& error) {
+    fail_edge(error);  // the turns of the two ranks no longer agree
+    throw;
+  }
+  comm.end_send_turn();
+  waiting_turn_ = false;
+  stage_ = Stage::Copying;
+}
+
+void DeviceRequest::start_copy() {
   char* source = nullptr;
   cudaEvent_t ready = nullptr;
   if (descriptor_.kind == SourceKind::SameProcess) {
@@ -254,53 +351,66 @@ void IpcRequest::start_copy() {
   stage_ = Stage::Copying;
 }
 
-void IpcRequest::send_reply(ReplyStatus status) {
+bool DeviceRequest::post_reply(ReplyStatus status, std::uint64_t turn) {
   reply_ = Reply{};
   reply_.status = status;
   reply_.sequence = descriptor_.sequence;
   reply_.capacity = size_;
+  reply_.turn = turn;
   try {
     answer_ = pipe_->host().post_channel_send(
         ucx::Channel::GpuReply, static_cast<Tag>(descriptor_.sequence), &reply_, sizeof reply_);
-    stage_ = Stage::Replying;
+    return true;
   } catch (const Error& error) {
     // The edge failed after the data landed: the receive itself succeeded.
     finish(status == ReplyStatus::Copied ? error_ : (error_ ? error_ : error));
+    return false;
   }
 }
 
-void IpcRequest::release_messages() noexcept {
+void DeviceRequest::send_reply(ReplyStatus status) {
+  if (post_reply(status)) stage_ = Stage::Replying;
+}
+
+void DeviceRequest::release_messages() noexcept {
   if (message_ != nullptr) std::exchange(message_, nullptr)->release();
   if (answer_ != nullptr) std::exchange(answer_, nullptr)->release();
 }
 
-void IpcRequest::finish(std::optional<Error> error) noexcept {
+void DeviceRequest::finish(std::optional<Error> error) noexcept {
   release_messages();
   if (pipe_ != nullptr) {
     if (event_slot_ >= 0) pipe_->release_event_slot(event_slot_);
-    if (copy_done_ != nullptr && cudaEventQuery(copy_done_) == cudaSuccess) {
-      pipe_->release_copy_event(copy_done_);
+    // An event still in use by an abandoned transfer is dropped rather than reused.
+    for (cudaEvent_t event : {copy_done_, ready_}) {
+      if (event != nullptr && recorded_ && cudaEventQuery(event) == cudaSuccess) {
+        pipe_->release_copy_event(event);
+      }
     }
     if (holds_mapping_) pipe_->unmap_source(mapping_key_);
   }
   event_slot_ = -1;
   copy_done_ = nullptr;
+  ready_ = nullptr;
+  recorded_ = true;
+  waiting_turn_ = false;
   holds_mapping_ = false;
   error_ = std::move(error);
   stage_ = Stage::Done;
 }
 
-void IpcRequest::fail_edge(const Error& error) noexcept {
+void DeviceRequest::fail_edge(const Error& error) noexcept {
   if (pipe_ == nullptr) return;
+  if (pipe_->nccl() != nullptr) pipe_->nccl()->abort();
   pipe_->host().fail(error);
   pipe_->host().endpoint().close_by_force();
 }
 
-bool IpcRequest::finish_by(const detail::Deadline& deadline) {
+bool DeviceRequest::finish_by(const detail::Deadline& deadline) {
   return engine_->worker().progress_until([this] { return stage_ == Stage::Done; }, deadline);
 }
 
-bool IpcRequest::test() {
+bool DeviceRequest::test() {
   if (stage_ != Stage::Done && engine_ != nullptr) engine_->worker().progress_once();
   if (stage_ != Stage::Done) {
     if (engine_ == nullptr) throw_failure();
@@ -310,7 +420,7 @@ bool IpcRequest::test() {
   return true;
 }
 
-void IpcRequest::wait(std::optional<std::chrono::milliseconds> timeout) {
+void DeviceRequest::wait(std::optional<std::chrono::milliseconds> timeout) {
   if (stage_ != Stage::Done && engine_ != nullptr) {
     const detail::Deadline deadline(timeout.value_or(pipe_->host().op_timeout()));
     if (!finish_by(deadline)) {
@@ -338,7 +448,7 @@ void IpcRequest::wait(std::optional<std::chrono::milliseconds> timeout) {
   if (stage_ != Stage::Done || error_) throw_failure();
 }
 
-void IpcRequest::release() noexcept {
+void DeviceRequest::release() noexcept {
   if (engine_ == nullptr) {
     delete this;  // detached from a Ring that is gone
     return;
@@ -369,7 +479,7 @@ void IpcRequest::release() noexcept {
   engine_->recycle(this);
 }
 
-void IpcRequest::detach() noexcept {
+void DeviceRequest::detach() noexcept {
   if (stage_ == Stage::Copying) {
     // The mapping it reads must not be closed under the copy.
     const detail::Deadline deadline(kSettleTimeout);
@@ -383,30 +493,36 @@ void IpcRequest::detach() noexcept {
   pipe_ = nullptr;
 }
 
-void IpcRequest::throw_failure() const {
+void DeviceRequest::throw_failure() const {
   if (error_) throw *error_;
   throw Error(Errc::Closed, describe_operation() + ": the ring was closed");
 }
 
-std::string IpcRequest::describe_operation() const {
+std::string DeviceRequest::describe_operation() const {
   const bool sending = kind_ == Kind::Send;
   return std::string(sending ? "send" : "recv") + " on " +
          (pipe_ ? pipe_->host().name(sending) : std::string("a closed ring")) + " tag " +
-         std::to_string(tag_) + " size " + std::to_string(size_) + " (cuda-ipc)";
+         std::to_string(tag_) + " size " + std::to_string(size_) +
+         (pipe_ && pipe_->nccl() ? " (nccl)" : " (cuda-ipc)");
 }
 
-// ---- IpcPipe ---------------------------------------------------------------------------------
+// ---- DevicePipe ---------------------------------------------------------------------------------
 
-IpcPipe::IpcPipe(Engine& engine, ucx::UcxPipe& host, const LocalDevice& device,
-                 std::string peer_gpu)
-    : engine_(engine), host_(host), device_(device.ordinal) {
+DevicePipe::DevicePipe(Engine& engine, ucx::UcxPipe& host, const LocalDevice& device,
+                       std::string peer_gpu, std::shared_ptr<NcclComm> nccl)
+    : engine_(engine), host_(host), device_(device.ordinal), nccl_(std::move(nccl)) {
   const std::string gpus =
       peer_gpu == device.uuid ? "both on " + device.uuid : device.uuid + " -> " + peer_gpu;
-  description_ = host_.name(true) + (same_process() ? " (cuda device copy on " + device.uuid + ")"
-                                                    : " (cuda-ipc, " + gpus + ")");
+  if (nccl_ != nullptr) {
+    description_ = host_.name(true) + " (nccl, " + gpus + ")";
+  } else if (same_process()) {
+    description_ = host_.name(true) + " (cuda device copy on " + device.uuid + ")";
+  } else {
+    description_ = host_.name(true) + " (cuda-ipc, " + gpus + ")";
+  }
 }
 
-IpcPipe::~IpcPipe() {
+DevicePipe::~DevicePipe() {
   // Requests are detached by the engine before this; nothing uses these resources any more.
   const DeviceScope scope(device_);
   for (auto& [key, mapping] : mappings_) (void)cudaIpcCloseMemHandle(mapping.base);
@@ -416,10 +532,10 @@ IpcPipe::~IpcPipe() {
   (void)cudaGetLastError();
 }
 
-std::string IpcPipe::describe() const { return description_; }
+std::string DevicePipe::describe() const { return description_; }
 
-PointerInfo IpcPipe::check_device_buffer(const char* operation, const std::string& edge, Tag tag,
-                                         const void* data, std::size_t bytes) const {
+PointerInfo DevicePipe::check_device_buffer(const char* operation, const std::string& edge, Tag tag,
+                                            const void* data, std::size_t bytes) const {
   const auto fail = [&](const std::string& why) {
     throw Error(Errc::InvalidArgument, std::string(operation) + " on " + edge + " tag " +
                                            std::to_string(tag) + ": " + why);
@@ -446,11 +562,11 @@ PointerInfo IpcPipe::check_device_buffer(const char* operation, const std::strin
   return *info;
 }
 
-Request IpcPipe::post_send(const void* data, std::size_t bytes, Tag tag, Stream stream) {
+Request DevicePipe::post_send(const void* data, std::size_t bytes, Tag tag, Stream stream) {
   host_.check_sendable("isend", tag, bytes);
   const DeviceScope scope(device_);
   const PointerInfo source = check_device_buffer("isend", host_.name(true), tag, data, bytes);
-  IpcRequest* request = engine_.acquire();
+  DeviceRequest* request = engine_.acquire();
   try {
     request->start_send(*this, data, bytes, tag, static_cast<cudaStream_t>(stream.cuda_stream),
                         source);
@@ -461,10 +577,10 @@ Request IpcPipe::post_send(const void* data, std::size_t bytes, Tag tag, Stream 
   return detail::make_request(request);
 }
 
-Request IpcPipe::post_recv(void* data, std::size_t capacity, Tag tag, Stream stream) {
+Request DevicePipe::post_recv(void* data, std::size_t capacity, Tag tag, Stream stream) {
   const DeviceScope scope(device_);
   (void)check_device_buffer("irecv", host_.name(false), tag, data, capacity);
-  IpcRequest* request = engine_.acquire();
+  DeviceRequest* request = engine_.acquire();
   try {
     request->start_recv(*this, data, capacity, tag, static_cast<cudaStream_t>(stream.cuda_stream));
   } catch (...) {
@@ -474,7 +590,7 @@ Request IpcPipe::post_recv(void* data, std::size_t capacity, Tag tag, Stream str
   return detail::make_request(request);
 }
 
-const cudaIpcMemHandle_t& IpcPipe::export_memory(std::uint64_t buffer_id, std::uintptr_t base) {
+const cudaIpcMemHandle_t& DevicePipe::export_memory(std::uint64_t buffer_id, std::uintptr_t base) {
   if (auto found = exports_.find(buffer_id); found != exports_.end()) return found->second;
   if (exports_.size() >= kMaxExports) exports_.clear();
   cudaIpcMemHandle_t handle{};
@@ -486,7 +602,7 @@ const cudaIpcMemHandle_t& IpcPipe::export_memory(std::uint64_t buffer_id, std::u
   return exports_.emplace(buffer_id, handle).first->second;
 }
 
-int IpcPipe::acquire_event_slot() {
+int DevicePipe::acquire_event_slot() {
   for (std::size_t i = 0; i < slots_.size(); ++i) {
     if (!slots_[i].busy) {
       slots_[i].busy = true;
@@ -508,9 +624,9 @@ int IpcPipe::acquire_event_slot() {
   return static_cast<int>(slots_.size() - 1);
 }
 
-void IpcPipe::release_event_slot(int slot) noexcept { slots_[slot].busy = false; }
+void DevicePipe::release_event_slot(int slot) noexcept { slots_[slot].busy = false; }
 
-char* IpcPipe::map_source(const Descriptor& descriptor, std::uint64_t& key) {
+char* DevicePipe::map_source(const Descriptor& descriptor, std::uint64_t& key) {
   key = descriptor.buffer_id;
   auto found = mappings_.find(key);
   if (found == mappings_.end()) {
@@ -526,11 +642,11 @@ char* IpcPipe::map_source(const Descriptor& descriptor, std::uint64_t& key) {
   return found->second.base;
 }
 
-void IpcPipe::unmap_source(std::uint64_t key) noexcept {
+void DevicePipe::unmap_source(std::uint64_t key) noexcept {
   if (auto found = mappings_.find(key); found != mappings_.end()) --found->second.users;
 }
 
-void IpcPipe::evict_unused_mappings() noexcept {
+void DevicePipe::evict_unused_mappings() noexcept {
   // Drops the older half of the unused mappings.
   std::vector<std::pair<std::uint64_t, std::uint64_t>> unused;  // (last use, key)
   for (const auto& [key, mapping] : mappings_) {
@@ -545,7 +661,7 @@ void IpcPipe::evict_unused_mappings() noexcept {
   (void)cudaGetLastError();
 }
 
-cudaEvent_t IpcPipe::source_event(const Descriptor& descriptor) {
+cudaEvent_t DevicePipe::source_event(const Descriptor& descriptor) {
   if (auto found = source_events_.find(descriptor.event_slot); found != source_events_.end()) {
     return found->second;
   }
@@ -557,7 +673,7 @@ cudaEvent_t IpcPipe::source_event(const Descriptor& descriptor) {
   return event;
 }
 
-cudaEvent_t IpcPipe::acquire_copy_event() {
+cudaEvent_t DevicePipe::acquire_copy_event() {
   if (!copy_events_.empty()) {
     cudaEvent_t event = copy_events_.back();
     copy_events_.pop_back();
@@ -568,7 +684,7 @@ cudaEvent_t IpcPipe::acquire_copy_event() {
   return event;
 }
 
-void IpcPipe::release_copy_event(cudaEvent_t event) noexcept {
+void DevicePipe::release_copy_event(cudaEvent_t event) noexcept {
   try {
     copy_events_.push_back(event);
   } catch (...) {

@@ -1,20 +1,24 @@
-// ringpipe: a ring edge between CUDA buffers of two processes of one host (or one process),
-// moved by CUDA IPC: the receiver maps the sender's buffer and copies it with the copy engine.
+// ringpipe: a ring edge between CUDA buffers. Its requests speak the protocol of
+// device_messages.hpp over the edge's host link; the data moves by CUDA IPC (the receiver maps
+// the sender's buffer and copies it with the copy engine; a 1-rank ring copies in-process) or
+// through the edge's NCCL communicator.
 #pragma once
 
 #include <ringpipe/error.hpp>
 #include <ringpipe/pipe_group.hpp>
 
 #include "deadline.hpp"
+#include "gpu/device_messages.hpp"
 #include "gpu/driver.hpp"
 #include "gpu/gpu_mode.hpp"
-#include "gpu/ipc_messages.hpp"
+#include "gpu/nccl_comm.hpp"
 #include "request_state.hpp"
 #include "ucx/pipe.hpp"
 
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -23,23 +27,23 @@
 namespace ringpipe::gpu {
 
 class Engine;
-class IpcPipe;
+class DevicePipe;
 
-class IpcRequest final : public detail::RequestState {
+class DeviceRequest final : public detail::RequestState {
  public:
   enum class Kind { Send, Recv };
   enum class Stage {
     Posted,    // send: descriptor out, reply awaited; recv: descriptor awaited
-    Copying,   // recv: the copy is enqueued on the stream
+    Copying,   // the data's transfer is enqueued on a stream (IPC: recv only)
     Replying,  // recv: the reply is on its way
     Done,
   };
 
-  explicit IpcRequest(Engine& engine) : engine_(&engine) {}
+  explicit DeviceRequest(Engine& engine) : engine_(&engine) {}
 
-  void start_send(IpcPipe& pipe, const void* data, std::size_t bytes, Tag tag, cudaStream_t stream,
-                  const PointerInfo& source);
-  void start_recv(IpcPipe& pipe, void* data, std::size_t capacity, Tag tag, cudaStream_t stream);
+  void start_send(DevicePipe& pipe, const void* data, std::size_t bytes, Tag tag,
+                  cudaStream_t stream, const PointerInfo& source);
+  void start_recv(DevicePipe& pipe, void* data, std::size_t capacity, Tag tag, cudaStream_t stream);
 
   bool test() override;
   void wait(std::optional<std::chrono::milliseconds> timeout) override;
@@ -49,9 +53,11 @@ class IpcRequest final : public detail::RequestState {
   // One step if one is possible; true if it did something.
   bool advance() noexcept;
   [[nodiscard]] bool settled() const noexcept { return stage_ == Stage::Done; }
-  [[nodiscard]] bool copying() const noexcept { return stage_ == Stage::Copying; }
+  // Device work in flight, or a send waiting for its NCCL turn: no UCX event will announce
+  // progress, so waiting must poll.
+  [[nodiscard]] bool copying() const noexcept { return stage_ == Stage::Copying || waiting_turn_; }
   [[nodiscard]] bool released() const noexcept { return released_; }
-  [[nodiscard]] const IpcPipe* pipe() const noexcept { return pipe_; }
+  [[nodiscard]] const DevicePipe* pipe() const noexcept { return pipe_; }
   // The Ring is closing: drop the transport; the Request reports Closed unless it completed.
   void detach() noexcept;
   // Clears per-operation state for reuse.
@@ -61,6 +67,12 @@ class IpcRequest final : public detail::RequestState {
   bool advance_send();
   bool advance_recv();
   void start_copy();
+  void start_nccl_receive();
+  void enqueue_nccl_send();
+  // The Copying stage: true once the transfer has finished (or failed).
+  bool advance_transfer();
+  // Posts the reply; false if the edge has failed (then the request is finished).
+  bool post_reply(ReplyStatus status, std::uint64_t turn = 0);
   void send_reply(ReplyStatus status);
   void finish(std::optional<Error> error) noexcept;
   // Progresses until done, then drops a receive that has not matched; false on deadline.
@@ -74,7 +86,7 @@ class IpcRequest final : public detail::RequestState {
   [[nodiscard]] std::string describe_operation() const;
 
   Engine* engine_;  // nullptr once detached
-  IpcPipe* pipe_ = nullptr;
+  DevicePipe* pipe_ = nullptr;
   Kind kind_ = Kind::Send;
   Stage stage_ = Stage::Done;
   Tag tag_ = 0;
@@ -85,9 +97,13 @@ class IpcRequest final : public detail::RequestState {
   std::uint64_t mapping_key_ = 0;  // the receiver's mapping in use by the copy
   bool holds_mapping_ = false;
   int event_slot_ = -1;              // sender: its IPC event
-  cudaEvent_t copy_done_ = nullptr;  // receiver: recorded after the copy
-  bool released_ = false;            // its Request is gone
-  bool dropped_ = false;             // recv: cancelled; a matching message is refused, not copied
+  cudaEvent_t copy_done_ = nullptr;  // recorded after the transfer
+  cudaEvent_t ready_ = nullptr;      // NCCL: the user's stream reached the operation
+  bool recorded_ = true;             // NCCL, 1-rank ring: copy_done_ has been recorded
+  bool waiting_turn_ = false;        // NCCL send: "go" received, waiting for its turn
+  std::uint64_t turn_ = 0;
+  bool released_ = false;  // its Request is gone
+  bool dropped_ = false;   // recv: cancelled; a matching message is refused, not copied
   Descriptor descriptor_;
   Reply reply_;
   ucx::UcxRequest* message_ = nullptr;  // descriptor send (sender) or receive (receiver)
@@ -96,11 +112,13 @@ class IpcRequest final : public detail::RequestState {
   detail::Clock::time_point started_;
 };
 
-class IpcPipe final : public PipeGroup {
+class DevicePipe final : public PipeGroup {
  public:
-  // `peer_gpu`: the UUID of the neighbour's GPU, from the rendezvous.
-  IpcPipe(Engine& engine, ucx::UcxPipe& host, const LocalDevice& device, std::string peer_gpu);
-  ~IpcPipe() override;
+  // `peer_gpu`: the UUID of the neighbour's GPU, from the rendezvous. `nccl`: the edge's
+  // communicator on the NCCL path, nullptr on the CUDA IPC path.
+  DevicePipe(Engine& engine, ucx::UcxPipe& host, const LocalDevice& device, std::string peer_gpu,
+             std::shared_ptr<NcclComm> nccl);
+  ~DevicePipe() override;
 
   [[nodiscard]] int rank() const noexcept override { return host_.rank(); }
   [[nodiscard]] int peer() const noexcept override { return host_.peer(); }
@@ -109,6 +127,7 @@ class IpcPipe final : public PipeGroup {
   [[nodiscard]] ucx::UcxPipe& host() noexcept { return host_; }
   [[nodiscard]] bool same_process() const noexcept { return host_.peer() == host_.rank(); }
   [[nodiscard]] std::uint64_t next_sequence() noexcept { return ++sequence_; }
+  [[nodiscard]] NcclComm* nccl() const noexcept { return nccl_.get(); }
 
   // Sender: the IPC handle of the allocation at `base` (cached per allocation).
   const cudaIpcMemHandle_t& export_memory(std::uint64_t buffer_id, std::uintptr_t base);
@@ -155,6 +174,7 @@ class IpcPipe final : public PipeGroup {
   Engine& engine_;
   ucx::UcxPipe& host_;
   int device_;
+  std::shared_ptr<NcclComm> nccl_;
   std::string description_;
   std::uint64_t sequence_ = 0;
   std::unordered_map<std::uint64_t, cudaIpcMemHandle_t> exports_;
