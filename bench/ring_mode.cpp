@@ -49,16 +49,17 @@ class RingMode final : public Mode {
   void damage_received() override { damage_ = true; }
 
  private:
-  std::unique_ptr<Buffer> make(std::size_t size) {
+  std::unique_ptr<message_buffer::Buffer> make(std::size_t size) {
     capacity_ = size;
-    return ring_.comm_device() == ringpipe::CommDevice::Gpu ? make_device_buffer(size)
-                                                            : make_host_buffer(size);
+    return ring_.comm_device() == ringpipe::CommDevice::Gpu
+               ? message_buffer::make_device_buffer(size)
+               : message_buffer::make_host_buffer(size);
   }
 
   ringpipe::Ring& ring_;
   std::size_t capacity_ = 0;
-  std::unique_ptr<Buffer> send_;
-  std::unique_ptr<Buffer> receive_;
+  std::unique_ptr<message_buffer::Buffer> send_;
+  std::unique_ptr<message_buffer::Buffer> receive_;
   bool damage_ = false;  // flip a byte at the next check
   std::size_t received_bytes_ = 0;
 };

@@ -8,6 +8,7 @@
 #include "ucx/pipe.hpp"
 #include "ucx/request.hpp"
 
+#include <cstdlib>
 #include <memory>
 #include <vector>
 
@@ -152,6 +153,8 @@ std::unique_ptr<GpuEdges> make_edges(ucx::Worker& worker, ucx::UcxPipe& pred, uc
   if (pred_path == Path::Nccl && !one_edge) nccl_edges.push_back(&pred);
   std::shared_ptr<NcclComm> pred_nccl, succ_nccl;
   if (!nccl_edges.empty()) {
+    // NCCL's own bootstrap connections use the interface the ring was told to use.
+    if (!options.ifname.empty()) setenv("NCCL_SOCKET_IFNAME", options.ifname.c_str(), 0);
     const auto comms = create_nccl_comms(worker, nccl_edges, deadline);
     std::size_t next = 0;
     if (succ_path == Path::Nccl) succ_nccl = comms[next++];

@@ -1,11 +1,11 @@
-// ring_bw: a message buffer in host memory (CPU mode) or CUDA device memory (GPU mode). The
-// pattern is written and checked in a host view; device buffers copy it across, untimed.
+// message_buffer: a message buffer in host memory (CPU mode) or CUDA device memory (GPU mode).
+// Data is written and checked in a host view; device buffers copy it across.
 #pragma once
 
 #include <cstddef>
 #include <memory>
 
-namespace ring_bw {
+namespace message_buffer {
 
 class Buffer {
  public:
@@ -27,4 +27,4 @@ std::unique_ptr<Buffer> make_host_buffer(std::size_t size);
 // Throws std::runtime_error when this build has no CUDA or the allocation fails.
 std::unique_ptr<Buffer> make_device_buffer(std::size_t size);
 
-}  // namespace ring_bw
+}  // namespace message_buffer

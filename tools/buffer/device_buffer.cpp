@@ -1,4 +1,4 @@
-// ring_bw: CUDA device message buffers.
+// message_buffer: CUDA device message buffers.
 #include "buffer.hpp"
 
 #include <cuda_runtime_api.h>
@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-namespace ring_bw {
+namespace message_buffer {
 namespace {
 
 void check(cudaError_t status, const std::string& what) {
@@ -41,4 +41,4 @@ std::unique_ptr<Buffer> make_device_buffer(std::size_t size) {
   return std::make_unique<DeviceBuffer>(size);
 }
 
-}  // namespace ring_bw
+}  // namespace message_buffer

@@ -1,9 +1,9 @@
-// ring_bw: host message buffers.
+// message_buffer: host message buffers.
 #include "buffer.hpp"
 
 #include <vector>
 
-namespace ring_bw {
+namespace message_buffer {
 namespace {
 
 class HostBuffer final : public Buffer {
@@ -24,4 +24,4 @@ std::unique_ptr<Buffer> make_host_buffer(std::size_t size) {
   return std::make_unique<HostBuffer>(size);
 }
 
-}  // namespace ring_bw
+}  // namespace message_buffer
