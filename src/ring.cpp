@@ -198,6 +198,13 @@ void RingImpl::connect(const rendezvous::Peers& peers) {
 }
 
 void RingImpl::connect_gpu(const rendezvous::Peers& peers, const Deadline& deadline) {
+  if (context_.supports_cuda_memory()) {
+    // CUDA memory never goes to UCX: ringpipe's own paths keep one behaviour (streams,
+    // deadlines, errors) whichever UCX build is loaded.
+    log(LogLevel::Info,
+        "the loaded UCX supports CUDA memory; GPU data takes ringpipe's CUDA IPC "
+        "and NCCL paths all the same");
+  }
   const auto peer_of = [&](const rendezvous::PeerRecord& record) {
     return gpu::EdgePeer{static_cast<int>(record.rank),
                          record.host_identity == rendezvous::host_identity(), record.gpu_identity};

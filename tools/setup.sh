@@ -24,5 +24,15 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 if [ ! -f "$build_dir/build.ninja" ]; then
-  meson setup "$build_dir" -Dwerror=true "$@"
+  # nvcc builds the benchmarks' GPU kernels. CUDA's profile script puts it on PATH only for
+  # login shells, so name it by absolute path for this build directory.
+  native=()
+  nvcc=$(command -v nvcc || true)
+  if [ -z "$nvcc" ] && [ -x /usr/local/cuda/bin/nvcc ]; then nvcc=/usr/local/cuda/bin/nvcc; fi
+  if [ -n "$nvcc" ]; then
+    mkdir -p "$build_dir"
+    printf "[binaries]\ncuda = '%s'\n" "$(readlink -f "$nvcc")" >"$build_dir/nvcc.ini"
+    native=(--native-file "$build_dir/nvcc.ini")
+  fi
+  meson setup "$build_dir" -Dwerror=true "${native[@]}" "$@"
 fi

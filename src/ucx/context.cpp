@@ -75,6 +75,13 @@ Context::Context(const std::string& net_device, std::chrono::milliseconds livene
   check(ucp_init(&params, config.get(), &context_), "cannot initialise UCX");
 }
 
+bool Context::supports_cuda_memory() const {
+  ucp_context_attr_t attributes{};
+  attributes.field_mask = UCP_ATTR_FIELD_MEMORY_TYPES;
+  if (ucp_context_query(context_, &attributes) != UCS_OK) return false;
+  return (attributes.memory_types & UCS_BIT(UCS_MEMORY_TYPE_CUDA)) != 0;
+}
+
 Context::~Context() {
   if (context_ != nullptr) ucp_cleanup(context_);
 }

@@ -20,6 +20,8 @@ class Context {
   ~Context();
 
   [[nodiscard]] ucp_context_h get() const noexcept { return context_; }
+  // True if this UCX build can move CUDA memory itself (Debian's cannot).
+  [[nodiscard]] bool supports_cuda_memory() const;
 
  private:
   ucp_context_h context_ = nullptr;

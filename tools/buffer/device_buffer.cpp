@@ -25,6 +25,9 @@ class DeviceBuffer final : public Buffer {
   std::byte* host() override { return host_.data(); }
   void upload(std::size_t bytes) override {
     check(cudaMemcpy(device_, host_.data(), bytes, cudaMemcpyHostToDevice), "upload");
+    // From pageable memory cudaMemcpy may return before the DMA to the device has finished;
+    // a transfer timed next would otherwise queue behind it.
+    check(cudaDeviceSynchronize(), "upload");
   }
   void download(std::size_t bytes) override {
     check(cudaMemcpy(host_.data(), device_, bytes, cudaMemcpyDeviceToHost), "download");
