@@ -161,7 +161,8 @@ bool DeviceRequest::advance_send() {
                                              std::to_string(pipe_->peer())));
     return true;
   }
-  const std::string what = describe_operation() + ": ";
+  // Messages are built only on failure: this runs for every message.
+  const auto what = [this] { return describe_operation() + ": "; };
   switch (reply_.status) {
     case ReplyStatus::Copied:
       bytes_ = size_;
@@ -169,7 +170,7 @@ bool DeviceRequest::advance_send() {
       break;
     case ReplyStatus::Go:
       if (pipe_->nccl() == nullptr) {
-        finish(Error(Errc::ProtocolMismatch, what + "an NCCL reply on a CUDA IPC edge"));
+        finish(Error(Errc::ProtocolMismatch, what() + "an NCCL reply on a CUDA IPC edge"));
         break;
       }
       release_messages();
@@ -178,16 +179,16 @@ bool DeviceRequest::advance_send() {
       if (pipe_->nccl()->is_send_turn(turn_)) enqueue_nccl_send();
       break;
     case ReplyStatus::Truncated:
-      finish(Error(Errc::Truncated, what + "the message of " + std::to_string(size_) +
+      finish(Error(Errc::Truncated, what() + "the message of " + std::to_string(size_) +
                                         " bytes does not fit the receive buffer of " +
                                         std::to_string(reply_.capacity) + " bytes"));
       break;
     case ReplyStatus::Dropped:
-      finish(Error(Errc::Closed, what + "rank " + std::to_string(pipe_->peer()) +
+      finish(Error(Errc::Closed, what() + "rank " + std::to_string(pipe_->peer()) +
                                      " cancelled its receive before taking the data"));
       break;
     default:
-      finish(Error(Errc::PeerFailed, what + "rank " + std::to_string(pipe_->peer()) +
+      finish(Error(Errc::PeerFailed, what() + "rank " + std::to_string(pipe_->peer()) +
                                          " could not copy the data (its log says why)"));
       break;
   }
@@ -295,7 +296,7 @@ void DeviceRequest::start_nccl_receive() {
     comm.self_receives().push_back({buffer_, bytes_, ready_, copy_done_, &recorded_});
   } else {
     try {
-      comm.enqueue_receive(buffer_, bytes_, ready_, copy_done_, describe_operation(),
+      comm.enqueue_receive(buffer_, bytes_, ready_, copy_done_, describer(),
                            detail::Deadline(pipe_->host().op_timeout()));
     } catch (const Error& error) {
       fail_edge(error);  // the turns of the two ranks no longer agree
@@ -312,9 +313,9 @@ void DeviceRequest::enqueue_nccl_send() {
   const detail::Deadline deadline(pipe_->host().op_timeout());
   try {
     if (comm.self_loop()) {
-      comm.enqueue_self_pair(buffer_, size_, ready_, copy_done_, describe_operation(), deadline);
+      comm.enqueue_self_pair(buffer_, size_, ready_, copy_done_, describer(), deadline);
     } else {
-      comm.enqueue_send(buffer_, size_, ready_, copy_done_, describe_operation(), deadline);
+      comm.enqueue_send(buffer_, size_, ready_, copy_done_, describer(), deadline);
     }
   } catch (const Error& error) {
     fail_edge(error);  // the turns of the two ranks no longer agree

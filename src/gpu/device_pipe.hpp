@@ -84,6 +84,10 @@ class DeviceRequest final : public detail::RequestState {
   // An error of one of the host messages, restated for this operation.
   [[nodiscard]] Error in_context(const Error& message_error) const;
   [[nodiscard]] std::string describe_operation() const;
+  // describe_operation(), called only when a message is needed (a failure).
+  [[nodiscard]] Describe describer() const {
+    return [this] { return describe_operation(); };
+  }
 
   Engine* engine_;  // nullptr once detached
   DevicePipe* pipe_ = nullptr;

@@ -15,11 +15,9 @@ Engine::Engine(ucx::Worker& worker, int device) : worker_(worker), device_(devic
 Engine::~Engine() {
   worker_.set_side_work(nullptr);
   for (DeviceRequest* request : outstanding_) {
-    const bool adopted =
-        std::find(in_flight_.begin(), in_flight_.end(), request) != in_flight_.end() &&
-        request->released();
+    const bool released = request->released();  // still in flight, and nobody holds it
     request->detach();
-    if (adopted) delete request;  // nobody holds it any more
+    if (released) delete request;
   }
   for (DeviceRequest* request : free_) delete request;
 }

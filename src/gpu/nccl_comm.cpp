@@ -45,16 +45,17 @@ ncclComm_t handle(void* comm) { return static_cast<ncclComm_t>(comm); }
 
 // A non-blocking communicator may answer ncclInProgress: the call goes on in the background
 // and the communicator's state says when it is done.
-void settle(ncclComm_t comm, ncclResult_t started, const std::string& what,
+void settle(ncclComm_t comm, ncclResult_t started, const Describe& what,
             const detail::Deadline& deadline) {
   ncclResult_t state = started;
   while (state == ncclInProgress) {
-    check_nccl(nccl().comm_get_async_error(comm, &state), what);
+    const ncclResult_t queried = nccl().comm_get_async_error(comm, &state);
+    if (queried != ncclSuccess) check_nccl(queried, what());
     if (state == ncclInProgress && deadline.expired()) {
-      throw Error(Errc::Timeout, what + ": NCCL did not finish enqueuing in time");
+      throw Error(Errc::Timeout, what() + ": NCCL did not finish enqueuing in time");
     }
   }
-  check_nccl(state, what);
+  if (state != ncclSuccess) check_nccl(state, what());
 }
 
 }  // namespace
@@ -67,8 +68,9 @@ NcclComm::~NcclComm() {
     // The requests have settled, so nothing is in flight: finalizing is quick, but bounded all
     // the same; abort frees whatever is left.
     try {
-      settle(handle(comm_), nccl().comm_finalize(handle(comm_)), name_,
-             detail::Deadline(std::chrono::milliseconds(2000)));
+      settle(
+          handle(comm_), nccl().comm_finalize(handle(comm_)), [this] { return name_; },
+          detail::Deadline(std::chrono::milliseconds(2000)));
       (void)nccl().comm_destroy(handle(comm_));
     } catch (const Error& error) {
       detail::log(detail::LogLevel::Warning, error.what());
@@ -86,21 +88,27 @@ void NcclComm::abort() noexcept {
 }
 
 template <typename Enqueue>
-void NcclComm::run_group(cudaEvent_t ready, cudaEvent_t done, const std::string& what,
+void NcclComm::run_group(cudaEvent_t ready, cudaEvent_t done, const Describe& what,
                          const detail::Deadline& deadline, Enqueue&& enqueue) {
-  if (comm_ == nullptr) throw Error(Errc::Closed, what + ": " + name_ + " was aborted");
-  check(cudaStreamWaitEvent(stream_, ready, 0), what + ": cannot order the transfer");
+  if (comm_ == nullptr) throw Error(Errc::Closed, what() + ": " + name_ + " was aborted");
+  if (const cudaError_t status = cudaStreamWaitEvent(stream_, ready, 0); status != cudaSuccess) {
+    fail(status, what() + ": cannot order the transfer");
+  }
   const NcclLibrary& library = nccl();
-  check_nccl(library.group_start(), what);
+  if (const ncclResult_t started = library.group_start(); started != ncclSuccess) {
+    check_nccl(started, what());
+  }
   const ncclResult_t enqueued = enqueue(library, handle(comm_));
   const ncclResult_t ended = library.group_end();
-  if (enqueued != ncclSuccess && enqueued != ncclInProgress) check_nccl(enqueued, what);
+  if (enqueued != ncclSuccess && enqueued != ncclInProgress) check_nccl(enqueued, what());
   settle(handle(comm_), ended, what, deadline);
-  check(cudaEventRecord(done, stream_), what + ": cannot record the transfer's end");
+  if (const cudaError_t status = cudaEventRecord(done, stream_); status != cudaSuccess) {
+    fail(status, what() + ": cannot record the transfer's end");
+  }
 }
 
 void NcclComm::enqueue_send(const void* data, std::size_t bytes, cudaEvent_t ready,
-                            cudaEvent_t done, const std::string& what,
+                            cudaEvent_t done, const Describe& what,
                             const detail::Deadline& deadline) {
   run_group(ready, done, what, deadline, [&](const NcclLibrary& library, ncclComm_t comm) {
     return library.send(data, bytes, ncclInt8, peer_rank(), comm, stream_);
@@ -108,27 +116,32 @@ void NcclComm::enqueue_send(const void* data, std::size_t bytes, cudaEvent_t rea
 }
 
 void NcclComm::enqueue_receive(void* data, std::size_t bytes, cudaEvent_t ready, cudaEvent_t done,
-                               const std::string& what, const detail::Deadline& deadline) {
+                               const Describe& what, const detail::Deadline& deadline) {
   run_group(ready, done, what, deadline, [&](const NcclLibrary& library, ncclComm_t comm) {
     return library.recv(data, bytes, ncclInt8, peer_rank(), comm, stream_);
   });
 }
 
 void NcclComm::enqueue_self_pair(const void* data, std::size_t bytes, cudaEvent_t ready,
-                                 cudaEvent_t done, const std::string& what,
+                                 cudaEvent_t done, const Describe& what,
                                  const detail::Deadline& deadline) {
   if (self_receives_.empty()) {
-    throw Error(Errc::Internal, what + ": no receive is waiting for this send to self");
+    throw Error(Errc::Internal, what() + ": no receive is waiting for this send to self");
   }
   const SelfReceive receive = self_receives_.front();
   self_receives_.pop_front();
-  check(cudaStreamWaitEvent(stream_, receive.ready, 0), what + ": cannot order the receive");
+  if (const cudaError_t status = cudaStreamWaitEvent(stream_, receive.ready, 0);
+      status != cudaSuccess) {
+    fail(status, what() + ": cannot order the receive");
+  }
   run_group(ready, done, what, deadline, [&](const NcclLibrary& library, ncclComm_t comm) {
     const ncclResult_t sent = library.send(data, bytes, ncclInt8, 0, comm, stream_);
     if (sent != ncclSuccess && sent != ncclInProgress) return sent;
     return library.recv(receive.buffer, receive.bytes, ncclInt8, 0, comm, stream_);
   });
-  check(cudaEventRecord(receive.done, stream_), what + ": cannot record the receive's end");
+  if (const cudaError_t status = cudaEventRecord(receive.done, stream_); status != cudaSuccess) {
+    fail(status, what() + ": cannot record the receive's end");
+  }
   *receive.recorded = true;
 }
 

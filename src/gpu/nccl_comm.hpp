@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,6 +20,10 @@ class Worker;
 }  // namespace ringpipe::ucx
 
 namespace ringpipe::gpu {
+
+// Names the operation for an error message; called only on failure, so the per-message path
+// builds no strings.
+using Describe = std::function<std::string()>;
 
 // Every NCCL call of GPU mode is made here; a build without NCCL's headers has a stand-in
 // whose create_nccl_comms() reports the NCCL path unavailable.
@@ -49,14 +54,14 @@ class NcclComm {
 
   // Enqueue on the communicator's stream, after `ready` (an event of the caller's stream), then
   // record `done`. They wait (bounded by `deadline`) until NCCL has enqueued the operation and
-  // throw Error naming `what` on failure.
+  // throw Error naming `what()` on failure.
   void enqueue_send(const void* data, std::size_t bytes, cudaEvent_t ready, cudaEvent_t done,
-                    const std::string& what, const detail::Deadline& deadline);
+                    const Describe& what, const detail::Deadline& deadline);
   void enqueue_receive(void* data, std::size_t bytes, cudaEvent_t ready, cudaEvent_t done,
-                       const std::string& what, const detail::Deadline& deadline);
+                       const Describe& what, const detail::Deadline& deadline);
   // 1-rank ring: the send and the oldest SelfReceive, in one group.
   void enqueue_self_pair(const void* data, std::size_t bytes, cudaEvent_t ready, cudaEvent_t done,
-                         const std::string& what, const detail::Deadline& deadline);
+                         const Describe& what, const detail::Deadline& deadline);
 
   // Receives are enqueued in the order of these numbers, which the sender learns from the
   // reply, and sends are enqueued in the same order: NCCL matches point-to-point operations
@@ -71,7 +76,7 @@ class NcclComm {
   // Makes `stream_` wait for `ready`, runs `enqueue` inside an NCCL group, waits until NCCL has
   // enqueued it, then records `done`.
   template <typename Enqueue>
-  void run_group(cudaEvent_t ready, cudaEvent_t done, const std::string& what,
+  void run_group(cudaEvent_t ready, cudaEvent_t done, const Describe& what,
                  const detail::Deadline& deadline, Enqueue&& enqueue);
   int peer_rank() const noexcept { return nranks_ == 1 ? 0 : 1 - own_rank_; }
 

@@ -17,11 +17,11 @@ std::vector<std::shared_ptr<NcclComm>> create_nccl_comms(ucx::Worker&,
 // Never constructed in this build.
 NcclComm::~NcclComm() = default;
 void NcclComm::abort() noexcept {}
-void NcclComm::enqueue_send(const void*, std::size_t, cudaEvent_t, cudaEvent_t, const std::string&,
+void NcclComm::enqueue_send(const void*, std::size_t, cudaEvent_t, cudaEvent_t, const Describe&,
                             const detail::Deadline&) {}
-void NcclComm::enqueue_receive(void*, std::size_t, cudaEvent_t, cudaEvent_t, const std::string&,
+void NcclComm::enqueue_receive(void*, std::size_t, cudaEvent_t, cudaEvent_t, const Describe&,
                                const detail::Deadline&) {}
 void NcclComm::enqueue_self_pair(const void*, std::size_t, cudaEvent_t, cudaEvent_t,
-                                 const std::string&, const detail::Deadline&) {}
+                                 const Describe&, const detail::Deadline&) {}
 
 }  // namespace ringpipe::gpu
