@@ -5,6 +5,7 @@
 
 #include "device_buffer.hpp"
 #include "expect_error.hpp"
+#include "gpu_traffic.hpp"
 #include "multiproc.hpp"
 
 #include <cuda_runtime_api.h>
@@ -47,8 +48,6 @@ test::SpawnOptions nccl_on_one_gpu() {
   return options;
 }
 
-std::uint64_t seed_of(Tag tag, std::size_t size) { return (std::uint64_t(tag) << 32) ^ size; }
-
 TEST(GpuNccl, OneRankRingMovesEverySizeThroughItsCommunicator) {
   SKIP_WITHOUT_NCCL();
   test::run_ring(
@@ -59,16 +58,7 @@ TEST(GpuNccl, OneRankRingMovesEverySizeThroughItsCommunicator) {
         ASSERT_EQ(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), cudaSuccess);
         for (std::size_t size : {std::size_t{0}, std::size_t{1}, std::size_t{4097},
                                  std::size_t{64 * 1024}, kMiB, 16 * kMiB, 256 * kMiB}) {
-          DeviceBuffer out(size), in(size + 64);
-          out.fill(size, seed_of(1, size));
-          in.fill(0, 0);
-          Request received = ring.pred().irecv(in.data(), in.size(), 1, Stream{stream});
-          Request sent = ring.succ().isend(out.data(), size, 1, Stream{stream});
-          received.wait();
-          sent.wait();
-          EXPECT_EQ(received.bytes(), size);
-          EXPECT_EQ(in.count_wrong(size, seed_of(1, size)), 0u) << "size " << size;
-          EXPECT_TRUE(in.untouched_from(size)) << "size " << size;
+          test::exchange_on_stream(ring, size, stream);
         }
         ASSERT_EQ(cudaStreamDestroy(stream), cudaSuccess);
       },
@@ -78,29 +68,7 @@ TEST(GpuNccl, OneRankRingMovesEverySizeThroughItsCommunicator) {
 TEST(GpuNccl, TagsPostedInReverseOrderStillMatchByTag) {
   SKIP_WITHOUT_NCCL();
   test::run_ring(
-      1,
-      [](Ring& ring) {
-        constexpr int kCount = 6;
-        const std::size_t size = 128 * 1024;
-        std::vector<std::unique_ptr<DeviceBuffer>> out, in;
-        std::vector<Request> receives(kCount), sends;
-        for (int k = 0; k < kCount; ++k) {
-          out.push_back(std::make_unique<DeviceBuffer>(size));
-          in.push_back(std::make_unique<DeviceBuffer>(size));
-          out.back()->fill(size, seed_of(k, size));
-        }
-        for (int k = kCount - 1; k >= 0; --k) {
-          receives[k] = ring.pred().irecv(in[k]->data(), size, static_cast<Tag>(k));
-        }
-        for (int k = 0; k < kCount; ++k) {
-          sends.push_back(ring.succ().isend(out[k]->data(), size, static_cast<Tag>(k)));
-        }
-        for (Request& request : sends) request.wait();
-        for (int k = 0; k < kCount; ++k) {
-          receives[k].wait();
-          EXPECT_EQ(in[k]->count_wrong(size, seed_of(k, size)), 0u) << "tag " << k;
-        }
-      },
+      1, [](Ring& ring) { test::exchange_tags_in_reverse(ring, 6, 128 * 1024); },
       nccl_on_one_gpu());
 }
 

@@ -4,6 +4,7 @@
 
 #include "device_buffer.hpp"
 #include "expect_error.hpp"
+#include "gpu_traffic.hpp"
 #include "multiproc.hpp"
 
 #include <cuda_runtime_api.h>
@@ -41,24 +42,7 @@ void run_gpu_ring(int world_size, const std::function<void(Ring&)>& body,
 }
 
 std::uint64_t seed_of(int from, Tag tag, std::size_t size) {
-  return (std::uint64_t(from) << 40) ^ (std::uint64_t(tag) << 24) ^ size;
-}
-
-// Each rank sends `size` bytes to its successor and receives its predecessor's, on a stream.
-void exchange(Ring& ring, std::size_t size, cudaStream_t stream) {
-  const int n = ring.world_size();
-  const int pred = (ring.rank() - 1 + n) % n;
-  DeviceBuffer out(size), in(size + 64);
-  out.fill(size, seed_of(ring.rank(), 3, size));
-  in.fill(0, 0);
-  Request received = ring.pred().irecv(in.data(), in.size(), 3, Stream{stream});
-  Request sent = ring.succ().isend(out.data(), size, 3, Stream{stream});
-  received.wait();
-  sent.wait();
-  ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
-  EXPECT_EQ(received.bytes(), size);
-  EXPECT_EQ(in.count_wrong(size, seed_of(pred, 3, size)), 0u) << "size " << size;
-  EXPECT_TRUE(in.untouched_from(size)) << "bytes past the message were written, size " << size;
+  return test::gpu_seed(from, tag, size);
 }
 
 class GpuRingOfSize : public ::testing::TestWithParam<int> {};
@@ -69,10 +53,10 @@ TEST_P(GpuRingOfSize, EveryRankGetsItsPredecessorsDeviceBufferFromZeroBytesTo256
     ASSERT_EQ(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), cudaSuccess);
     for (std::size_t size : {std::size_t{0}, std::size_t{1}, std::size_t{8}, std::size_t{4097},
                              std::size_t{64 * 1024}, kMiB, 16 * kMiB, 256 * kMiB}) {
-      exchange(ring, size, stream);
+      test::exchange_on_stream(ring, size, stream);
     }
     // The default stream too, which serving code that passes none uses.
-    exchange(ring, kMiB + 3, nullptr);
+    test::exchange_on_stream(ring, kMiB + 3, nullptr);
     ASSERT_EQ(cudaStreamDestroy(stream), cudaSuccess);
   });
 }
@@ -88,31 +72,7 @@ TEST(GpuRing, LinkInfoNamesTheCudaIpcPath) {
 }
 
 TEST(GpuRing, TaggedMessagesPostedInAnyOrderMatchByTag) {
-  run_gpu_ring(2, [](Ring& ring) {
-    constexpr int kCount = 8;
-    const std::size_t size = 256 * 1024;
-    const int n = ring.world_size();
-    const int pred = (ring.rank() - 1 + n) % n;
-    std::vector<std::unique_ptr<DeviceBuffer>> out, in;
-    std::vector<Request> receives(kCount), sends;
-    for (int k = 0; k < kCount; ++k) {
-      out.push_back(std::make_unique<DeviceBuffer>(size));
-      in.push_back(std::make_unique<DeviceBuffer>(size));
-      out.back()->fill(size, seed_of(ring.rank(), k, size));
-    }
-    // Receives posted in reverse tag order, sends in order: tags, not order, pair them.
-    for (int k = kCount - 1; k >= 0; --k) {
-      receives[k] = ring.pred().irecv(in[k]->data(), size, static_cast<Tag>(k));
-    }
-    for (int k = 0; k < kCount; ++k) {
-      sends.push_back(ring.succ().isend(out[k]->data(), size, static_cast<Tag>(k)));
-    }
-    for (Request& request : sends) request.wait();
-    for (int k = 0; k < kCount; ++k) {
-      receives[k].wait();
-      EXPECT_EQ(in[k]->count_wrong(size, seed_of(pred, k, size)), 0u) << "tag " << k;
-    }
-  });
+  run_gpu_ring(2, [](Ring& ring) { test::exchange_tags_in_reverse(ring, 8, 256 * 1024); });
 }
 
 TEST(GpuRing, RepeatedTrafficReusesBuffersWithoutGrowingState) {
