@@ -74,11 +74,14 @@ std::optional<std::size_t> parse_size(std::string_view text) {
 }
 
 std::string usage() {
-  return "Usage: ring_bw [--sizes LIST | -b MIN -e MAX -f FACTOR] [-n ITERS] [-w WARMUP]\n"
+  return "Usage: ring_bw [--mode ring|stream|pingpong] [--sizes LIST | -b MIN -e MAX -f FACTOR]\n"
+         "               [-n ITERS] [-w WARMUP] [--window W] [--progress MODE] [--json FILE]\n"
          "\n"
-         "Every rank sends to its successor while receiving from its predecessor, for each\n"
-         "message size, and checks every byte. Run it under a launcher, e.g.\n"
-         "  ringpipe-run -n 2 -- ring_bw\n"
+         "Moves messages of each size around the ring and checks every byte. Modes:\n"
+         "  ring      every rank sends to its successor while receiving from its predecessor\n"
+         "  stream    rank 0 sends W messages at a time to rank 1 (one-way bandwidth)\n"
+         "  pingpong  rank 0 and rank 1 bounce one message (latency: half the round trip)\n"
+         "Run it under a launcher, e.g.  ringpipe-run -n 2 -- ring_bw --mode stream\n"
          "\n"
          "  --sizes LIST              comma-separated sizes, e.g. 0,8,64K,1M (K/M/G = 1024^n)\n"
          "  -b, --minbytes MIN        smallest size of the sweep (default 8)\n"
@@ -86,6 +89,9 @@ std::string usage() {
          "  -f, --stepfactor FACTOR   multiply the size by FACTOR each step (default 4)\n"
          "  -n, --iters N             timed iterations per size (default 20)\n"
          "  -w, --warmup N            untimed iterations before them (default 5)\n"
+         "  --window W                stream: messages in flight per iteration (default 32)\n"
+         "  --progress MODE           busy, blocking or adaptive (default: RINGPIPE_PROGRESS)\n"
+         "  --json FILE               also write the results to FILE as JSON (rank 0)\n"
          "  --device cpu|gpu          host or CUDA device buffers (default: RINGPIPE_COMM_DEVICE)\n"
          "  --corrupt-every N         self-test: damage one received byte every N iterations;\n"
          "                            the run must then report wrong data and exit 1\n"
@@ -125,7 +131,8 @@ ParseResult parse_args(int argc, char** argv) {
     if (name == "--iters") name = "-n";
     if (name == "--warmup") name = "-w";
     if (name != "--sizes" && name != "-b" && name != "-e" && name != "-f" && name != "-n" &&
-        name != "-w" && name != "--corrupt-every" && name != "--device") {
+        name != "-w" && name != "--corrupt-every" && name != "--device" && name != "--mode" &&
+        name != "--window" && name != "--progress" && name != "--json") {
       return fail("unknown option '" + std::string(arg) + "'");
     }
     if (!value) {
@@ -145,6 +152,26 @@ ParseResult parse_args(int argc, char** argv) {
     } else if (name == "-f") {
       factor = parse_int<std::size_t>(*value, 2, std::size_t{1} << 20);
       if (!factor) return fail(given + " expects an integer factor >= 2, got " + shown);
+    } else if (name == "--mode") {
+      if (*value != "ring" && *value != "stream" && *value != "pingpong") {
+        return fail("--mode expects ring, stream or pingpong, got " + shown);
+      }
+      options.mode = std::string(*value);
+    } else if (name == "--window") {
+      const auto window = parse_int<int>(*value, 1, kMaxWindow);
+      if (!window) {
+        return fail("--window expects an integer from 1 to " + std::to_string(kMaxWindow) +
+                    ", got " + shown);
+      }
+      options.window = *window;
+    } else if (name == "--progress") {
+      if (*value != "busy" && *value != "blocking" && *value != "adaptive") {
+        return fail("--progress expects busy, blocking or adaptive, got " + shown);
+      }
+      options.progress = std::string(*value);
+    } else if (name == "--json") {
+      if (value->empty()) return fail("--json expects a file name");
+      options.json_path = std::string(*value);
     } else if (name == "--device") {
       if (*value != "cpu" && *value != "gpu")
         return fail("--device expects cpu or gpu, got " + shown);

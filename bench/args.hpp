@@ -13,6 +13,7 @@ namespace ring_bw {
 inline constexpr std::size_t kMaxMessageBytes = std::size_t{4} << 30;
 // Each timed iteration's sample travels around the ring, so this also bounds that message (8 MB).
 inline constexpr int kMaxIterations = 1'000'000;
+inline constexpr int kMaxWindow = 4096;
 
 struct BenchOptions {
   std::vector<std::size_t> sizes;  // message sizes in bytes, in the order they run
@@ -23,6 +24,10 @@ struct BenchOptions {
   int corrupt_every = 0;
   // "cpu" or "gpu": where the buffers live; overrides RINGPIPE_COMM_DEVICE ("" = leave it).
   std::string device;
+  std::string mode = "ring";  // ring, stream or pingpong
+  int window = 32;            // stream: messages in flight per iteration
+  std::string progress;       // busy, blocking or adaptive; overrides RINGPIPE_PROGRESS
+  std::string json_path;      // rank 0 writes the results there as JSON ("" = no file)
 };
 
 enum class ParseStatus { Run, Help, Error };

@@ -21,6 +21,9 @@ class Mode {
   [[nodiscard]] virtual std::string_view name() const = 0;
   // busbw = algbw * bus_factor: nccl-tests' normalisation, so modes compare against link speed.
   [[nodiscard]] virtual double bus_factor() const = 0;
+  // An iteration's time divided by this is the time reported per message: 1 for ring, the
+  // window for stream, 2 for pingpong (a round trip is two one-way messages).
+  [[nodiscard]] virtual double messages_per_iteration() const { return 1.0; }
 
   // Untimed: writes the data this rank sends in `iteration`.
   virtual void prepare(std::size_t bytes, std::uint64_t iteration) = 0;
@@ -32,8 +35,24 @@ class Mode {
   virtual void damage_received() = 0;
 };
 
+class PatternBuffer;
+
 // Every rank sends to its successor while receiving from its predecessor. Buffers are sized
 // once for `max_bytes`.
 std::unique_ptr<Mode> make_ring_mode(ringpipe::Ring& ring, std::size_t max_bytes);
+
+// Rank 0 streams `window` messages to rank 1 (its successor; itself with one rank), which
+// acknowledges the window: one-way bandwidth, like ucx_perftest -t tag_bw. Other ranks idle.
+std::unique_ptr<Mode> make_stream_mode(ringpipe::Ring& ring, std::size_t max_bytes, int window);
+
+// Rank 0 sends a message to rank 1, which sends it back: half the round trip is the latency,
+// like ucx_perftest -t tag_lat. Other ranks idle.
+std::unique_ptr<Mode> make_pingpong_mode(ringpipe::Ring& ring, std::size_t max_bytes);
+
+// Shared by the modes: whether the ring moves CUDA memory, and the wrong bytes of a received
+// message (a length other than expected counts as that many wrong bytes).
+bool on_gpu(const ringpipe::Ring& ring);
+std::uint64_t checked(PatternBuffer& received, std::size_t expected_bytes,
+                      std::size_t received_bytes, std::uint64_t seed);
 
 }  // namespace ring_bw

@@ -13,6 +13,7 @@
 #include <ringpipe/options.hpp>
 #include <ringpipe/ring.hpp>
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -54,14 +55,17 @@ std::string rank_line(ringpipe::Ring& ring) {
 std::string preamble(const ringpipe::Ring& ring, const Mode& mode, const BenchOptions& options,
                      const std::string& rank_lines) {
   char head[512];
-  std::snprintf(head, sizeof head,
-                "# ringpipe ring_bw %s  mode %s  progress %s  ranks %d  warmup %d  iters %d\n",
-                RING_BW_VERSION, std::string(mode.name()).c_str(),
-                std::string(ringpipe::to_string(ring.options().progress)).c_str(),
-                ring.world_size(), options.warmup, options.iterations);
+  std::snprintf(
+      head, sizeof head,
+      "# ringpipe ring_bw %s  mode %s  progress %s  ranks %d  warmup %d  iters %d%s\n",
+      RING_BW_VERSION, std::string(mode.name()).c_str(),
+      std::string(ringpipe::to_string(ring.options().progress)).c_str(), ring.world_size(),
+      options.warmup, options.iterations,
+      mode.name() == "stream" ? ("  window " + std::to_string(options.window)).c_str() : "");
   return head + ("# sizes " + join_sizes(options.sizes) + " B\n") +
-         "# time: mean over iterations of the slowest rank, neighbours in step before each; "
-         "#wrong: summed over ranks\n" +
+         "# time: per message, mean over iterations of the slowest rank, neighbours in step "
+         "before each (stream: window / W, pingpong: round trip / 2); #wrong: summed over "
+         "ranks; cpu: the busiest rank\n" +
          rank_lines;
 }
 
@@ -76,18 +80,37 @@ void wait_for_neighbours(ringpipe::Ring& ring) {
   for (ringpipe::Request* request : {&a, &b, &c, &d}) request->wait();
 }
 
+// User plus system CPU time of this process so far.
+double cpu_seconds() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  const auto seconds = [](const timeval& t) { return t.tv_sec + t.tv_usec / 1e6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
 // Runs warmup + timed iterations of one size; every iteration is verified, warmup included.
 SizeResults measure(ringpipe::Ring& ring, Mode& mode, std::size_t bytes,
                     const BenchOptions& options) {
   SizeResults results;
   results.seconds.reserve(static_cast<std::size_t>(options.iterations));
   const auto total = static_cast<std::uint64_t>(options.warmup) + options.iterations;
+  double cpu = 0;
+  double wall = 0;
   for (std::uint64_t iteration = 0; iteration < total; ++iteration) {
     mode.prepare(bytes, iteration);
     wait_for_neighbours(ring);
+    // The CPU clock is read outside the timed span, so reading it costs no transfer time; the
+    // CPU share is taken over the span between the two readings.
+    const auto outer_start = Clock::now();
+    const double cpu_start = cpu_seconds();
     const auto start = Clock::now();
     mode.transfer(bytes);
-    const std::chrono::duration<double> elapsed = Clock::now() - start;
+    const auto end = Clock::now();
+    const std::chrono::duration<double> elapsed = end - start;
+    if (iteration >= static_cast<std::uint64_t>(options.warmup)) {
+      cpu += cpu_seconds() - cpu_start;
+      wall += std::chrono::duration<double>(Clock::now() - outer_start).count();
+    }
     if (options.corrupt_every > 0 && (iteration + 1) % options.corrupt_every == 0) {
       mode.damage_received();
     }
@@ -96,7 +119,26 @@ SizeResults measure(ringpipe::Ring& ring, Mode& mode, std::size_t bytes,
       results.seconds.push_back(elapsed.count());
     }
   }
+  // getrusage counts in clock ticks of the scheduler: over short runs this is coarse.
+  results.cpu_percent = wall > 0 ? 100.0 * cpu / wall : 0;
   return results;
+}
+
+// The value below which `fraction` of the samples lie (nearest rank).
+double percentile(std::vector<double> samples, double fraction) {
+  if (samples.empty()) return 0;
+  const auto rank =
+      static_cast<std::size_t>(fraction * static_cast<double>(samples.size() - 1) + 0.5);
+  std::nth_element(samples.begin(), samples.begin() + static_cast<std::ptrdiff_t>(rank),
+                   samples.end());
+  return samples[rank];
+}
+
+std::unique_ptr<Mode> make_mode(ringpipe::Ring& ring, const BenchOptions& options) {
+  const std::size_t max_bytes = *std::max_element(options.sizes.begin(), options.sizes.end());
+  if (options.mode == "stream") return make_stream_mode(ring, max_bytes, options.window);
+  if (options.mode == "pingpong") return make_pingpong_mode(ring, max_bytes);
+  return make_ring_mode(ring, max_bytes);
 }
 
 int run(const BenchOptions& options) {
@@ -104,25 +146,40 @@ int run(const BenchOptions& options) {
   if (!options.device.empty()) {
     ring_options.comm_device = ringpipe::parse_comm_device(options.device, "--device");
   }
+  if (!options.progress.empty()) {
+    ring_options.progress = ringpipe::parse_progress_mode(options.progress, "--progress");
+  }
   ringpipe::Ring ring(ring_options);
-  const std::size_t max_bytes = *std::max_element(options.sizes.begin(), options.sizes.end());
-  const std::unique_ptr<Mode> mode = make_ring_mode(ring, max_bytes);
+  const std::unique_ptr<Mode> mode = make_mode(ring, options);
   const bool prints = ring.rank() == 0;
 
   const std::string rank_lines = gather_lines_to_rank0(ring, rank_line(ring));
-  Report report;
+  Report report(options.mode);
   if (prints) report.print_header(preamble(ring, *mode, options, rank_lines));
 
   for (const std::size_t bytes : options.sizes) {
-    const auto combined = reduce_to_rank0(ring, measure(ring, *mode, bytes, options));
+    auto combined = reduce_to_rank0(ring, measure(ring, *mode, bytes, options));
     if (!combined) continue;
+    // Per message: a stream iteration is a window of messages, a ping-pong one a round trip.
+    for (double& seconds : combined->seconds) seconds /= mode->messages_per_iteration();
     const double sum = std::accumulate(combined->seconds.begin(), combined->seconds.end(), 0.0);
-    report.print_row(SizeRow{bytes, sum / static_cast<double>(combined->seconds.size()),
-                             mode->bus_factor(), combined->wrong_bytes});
+    SizeRow row;
+    row.bytes = bytes;
+    row.iterations = options.iterations;
+    row.mean_seconds = sum / static_cast<double>(combined->seconds.size());
+    row.p50_seconds = percentile(combined->seconds, 0.50);
+    row.p99_seconds = percentile(combined->seconds, 0.99);
+    row.bus_factor = mode->bus_factor();
+    row.cpu_percent = combined->cpu_percent;
+    row.wrong_bytes = combined->wrong_bytes;
+    report.print_row(row);
   }
 
   const std::uint64_t wrong_bytes = broadcast_from_rank0(ring, report.wrong_bytes());
-  if (prints) report.print_footer();
+  if (prints) {
+    report.print_footer();
+    if (!options.json_path.empty()) report.write_json(options.json_path);
+  }
   return wrong_bytes == 0 ? 0 : 1;
 }
 

@@ -17,12 +17,17 @@ constexpr std::size_t kMaxLineBytes = 512;
 
 using Message = std::vector<std::byte>;
 
-// Layout: wrong_bytes, then the samples, in native byte order: a ring's ranks share one ABI.
+// Layout: wrong_bytes, cpu_percent, then the samples, in native byte order: a ring's ranks
+// share one ABI.
+constexpr std::size_t kHeaderBytes = sizeof(std::uint64_t) + sizeof(double);
+
 Message encode(const SizeResults& results) {
-  Message message(sizeof results.wrong_bytes + results.seconds.size() * sizeof(double));
+  Message message(kHeaderBytes + results.seconds.size() * sizeof(double));
   std::memcpy(message.data(), &results.wrong_bytes, sizeof results.wrong_bytes);
+  std::memcpy(message.data() + sizeof results.wrong_bytes, &results.cpu_percent,
+              sizeof results.cpu_percent);
   if (!results.seconds.empty()) {
-    std::memcpy(message.data() + sizeof results.wrong_bytes, results.seconds.data(),
+    std::memcpy(message.data() + kHeaderBytes, results.seconds.data(),
                 results.seconds.size() * sizeof(double));
   }
   return message;
@@ -31,9 +36,11 @@ Message encode(const SizeResults& results) {
 SizeResults decode(const Message& message) {
   SizeResults results;
   std::memcpy(&results.wrong_bytes, message.data(), sizeof results.wrong_bytes);
-  results.seconds.resize((message.size() - sizeof results.wrong_bytes) / sizeof(double));
+  std::memcpy(&results.cpu_percent, message.data() + sizeof results.wrong_bytes,
+              sizeof results.cpu_percent);
+  results.seconds.resize((message.size() - kHeaderBytes) / sizeof(double));
   if (!results.seconds.empty()) {
-    std::memcpy(results.seconds.data(), message.data() + sizeof results.wrong_bytes,
+    std::memcpy(results.seconds.data(), message.data() + kHeaderBytes,
                 results.seconds.size() * sizeof(double));
   }
   return results;
@@ -78,6 +85,7 @@ std::optional<SizeResults> reduce_to_rank0(ringpipe::Ring& ring, const SizeResul
                 ring.host_pred().recv(incoming.data(), incoming.size(), kResultsTag), own.size());
   SizeResults combined = decode(incoming);
   combined.wrong_bytes += local.wrong_bytes;
+  combined.cpu_percent = std::max(combined.cpu_percent, local.cpu_percent);
   for (std::size_t i = 0; i < combined.seconds.size(); ++i) {
     combined.seconds[i] = std::max(combined.seconds[i], local.seconds[i]);
   }

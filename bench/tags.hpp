@@ -11,5 +11,6 @@ inline constexpr ringpipe::Tag kResultsTag = 2;
 inline constexpr ringpipe::Tag kPreambleTag = 3;
 inline constexpr ringpipe::Tag kVerdictTag = 4;
 inline constexpr ringpipe::Tag kReadyTag = 5;
+inline constexpr ringpipe::Tag kAckTag = 6;
 
 }  // namespace ring_bw
