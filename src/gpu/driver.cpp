@@ -9,7 +9,7 @@
 
 #include <array>
 #include <atomic>
-#include <chrono>
+#include <ctime>
 
 namespace ringpipe::gpu {
 namespace {
@@ -41,9 +41,10 @@ bool driver_loaded() noexcept {
   static std::atomic<bool> loaded{false};
   static std::atomic<std::int64_t> next_probe_ns{0};
   if (loaded.load(std::memory_order_relaxed)) return true;
-  const std::int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                               std::chrono::steady_clock::now().time_since_epoch())
-                               .count();
+  // The coarse clock (a few ms resolution) costs a few ns: this runs for every CPU message.
+  timespec coarse{};
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &coarse);
+  const std::int64_t now = std::int64_t{coarse.tv_sec} * 1'000'000'000 + coarse.tv_nsec;
   if (now < next_probe_ns.load(std::memory_order_relaxed)) return false;
   next_probe_ns.store(now + 1'000'000'000, std::memory_order_relaxed);
   if (void* handle = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_NOLOAD); handle != nullptr) {

@@ -45,31 +45,31 @@ class Worker {
   // Progresses until done() is true (returns true) or the deadline passes (returns false).
   template <typename Done>
   bool progress_until(Done&& done, const detail::Deadline& deadline) {
-    auto spin_until = detail::Clock::time_point::min();
-    bool spin_started = false;
+    auto spin_until = detail::Clock::time_point::max();  // adaptive: set at the first idle read
+    unsigned polls = 0;
     unsigned idle_polls = 0;
     while (!done()) {
       const bool did_work = progress_once();
       if (done()) break;
-      // Checked after busy rounds too: a stream of other traffic must not extend the wait.
-      if (deadline.expired()) return false;
+      // Checked in busy rounds too, so a stream of other traffic cannot extend the wait; but
+      // only every few rounds, since reading the clock costs about as much as a poll.
+      const bool read_clock = ++polls % kPollsPerClockRead == 0;
+      if (read_clock && deadline.expired()) return false;
       if (did_work) continue;
-      if (mode_ == ProgressMode::BusyPoll || side_pending_) {
-        if (++idle_polls % kBusyPollsPerYield == 0) relax();
-        continue;
-      }
-      if (mode_ == ProgressMode::Adaptive) {
+      if (mode_ == ProgressMode::Adaptive && !side_pending_ && read_clock) {
         const auto now = detail::Clock::now();
-        if (!spin_started) {
-          spin_started = true;
-          spin_until = now + kAdaptiveSpin;
-        }
-        if (now < spin_until) {
-          relax();
+        if (spin_until == detail::Clock::time_point::max()) spin_until = now + kAdaptiveSpin;
+        if (now >= spin_until) {
+          wait_for_event(deadline);
           continue;
         }
       }
-      wait_for_event(deadline);
+      if (mode_ == ProgressMode::Blocking && !side_pending_) {
+        wait_for_event(deadline);
+        continue;
+      }
+      // Spinning (busy poll, adaptive's spin, device work pending).
+      if (++idle_polls % kBusyPollsPerYield == 0) relax();
     }
     return true;
   }
@@ -84,10 +84,13 @@ class Worker {
   // Spin before sleeping in adaptive mode: longer than a small message's round trip over shared
   // memory (~1 us), far shorter than a wake-up from sleep costs the CPU.
   static constexpr auto kAdaptiveSpin = std::chrono::microseconds(100);
-  // Busy polling still yields now and then: with more ranks than cores, a rank spinning on an
+  // Spinning still yields now and then: with more ranks than cores, a rank spinning on an
   // empty worker would otherwise hold the core its neighbour needs to send (8 ranks on 2
   // cores ran 10x slower without it). An idle poll costs ~0.1 us, a yield ~1 us.
   static constexpr unsigned kBusyPollsPerYield = 64;
+  // Deadlines and adaptive's spin are read from the clock every this many polls (a clock read
+  // in this VM costs about as much as a poll: it was a third of a ping-pong's samples).
+  static constexpr unsigned kPollsPerClockRead = 16;
 
   // Sleeps on the event fd until the worker has work or the deadline passes.
   void wait_for_event(const detail::Deadline& deadline);
