@@ -5,10 +5,11 @@
 
 #include <cuda.h>
 #include <cuda_runtime_api.h>
-#include <dlfcn.h>
+#include <link.h>
 
 #include <array>
 #include <atomic>
+#include <cstring>
 #include <ctime>
 
 namespace ringpipe::gpu {
@@ -36,7 +37,7 @@ PointerGetAttributes resolve_pointer_get_attributes() {
 }
 
 // True once the process has loaded the CUDA driver; looked up at most once a second until then
-// (a dlopen probe costs about a microsecond, too much for every message).
+// (walking the loaded objects costs about a microsecond, too much for every message).
 bool driver_loaded() noexcept {
   static std::atomic<bool> loaded{false};
   static std::atomic<std::int64_t> next_probe_ns{0};
@@ -47,12 +48,16 @@ bool driver_loaded() noexcept {
   const std::int64_t now = std::int64_t{coarse.tv_sec} * 1'000'000'000 + coarse.tv_nsec;
   if (now < next_probe_ns.load(std::memory_order_relaxed)) return false;
   next_probe_ns.store(now + 1'000'000'000, std::memory_order_relaxed);
-  if (void* handle = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_NOLOAD); handle != nullptr) {
-    dlclose(handle);
-    loaded.store(true, std::memory_order_relaxed);
-    return true;
-  }
-  return false;
+  // dl_iterate_phdr, unlike a failed dlopen(RTLD_NOLOAD), allocates nothing.
+  const int found = dl_iterate_phdr(
+      [](dl_phdr_info* info, std::size_t, void*) {
+        return info->dlpi_name != nullptr && std::strstr(info->dlpi_name, "libcuda.so") != nullptr
+                   ? 1
+                   : 0;
+      },
+      nullptr);
+  if (found != 0) loaded.store(true, std::memory_order_relaxed);
+  return found != 0;
 }
 
 }  // namespace
