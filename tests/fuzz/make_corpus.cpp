@@ -1,0 +1,38 @@
+// Writes the fuzzer's seed corpus: one valid frame of each type, from the real encoder.
+#include "rendezvous/wire.hpp"
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+using namespace ringpipe::rendezvous;
+
+int main(int argc, char** argv) {
+  const std::string dir = argc > 1 ? argv[1] : ".";
+  Hello hello;
+  hello.library_version = "0.1.0";
+  hello.world_size = 4;
+  hello.rank = 2;
+  hello.job_id = 7;
+  hello.host = "node-1";
+  hello.host_identity = "node-1/boot";
+  hello.gpu_identity = "GPU-0";
+  hello.address = std::vector<std::byte>(64, std::byte{0x5a});
+  PeerRecord record{1, "node-0", "node-0/boot", "", std::vector<std::byte>(32, std::byte{1})};
+  const std::vector<std::pair<std::string, std::vector<std::byte>>> frames = {
+      {"hello", encode(hello)},
+      {"peers", encode(Peers{record, record})},
+      {"error", encode(ErrorReply{3, "rank 3 is missing"})},
+      {"ready", encode_empty(FrameType::Ready)},
+      {"go", encode_empty(FrameType::Go)},
+      {"abandon", encode_empty(FrameType::Abandon)},
+  };
+  for (const auto& [name, bytes] : frames) {
+    FILE* file = std::fopen((dir + "/" + name).c_str(), "wb");
+    if (file == nullptr || std::fwrite(bytes.data(), 1, bytes.size(), file) != bytes.size()) {
+      return 1;
+    }
+    std::fclose(file);
+  }
+  return 0;
+}
