@@ -132,6 +132,7 @@ std::vector<RankResult> spawn_ranks(int world_size, const std::function<void(int
 
   std::uint16_t port = 0;
   const int listen_fd = listen_on_free_port(port);
+  if (options.on_listening) options.on_listening(port);
   std::vector<int> ranks = options.ranks;
   if (ranks.empty()) {
     for (int rank = 0; rank < world_size; ++rank) ranks.push_back(rank);

@@ -12,6 +12,7 @@
 #include <ringpipe/ring.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <string>
@@ -37,6 +38,10 @@ struct SpawnOptions {
   // Kill the other ranks as soon as one fails (exit code other than 0, or a signal), so a
   // failing test ends at once instead of at its timeout.
   bool stop_on_failure = true;
+  // Called in the parent once the rendezvous port listens and before any rank starts, for
+  // tests that also talk to the head (the listen backlog holds their connections until rank 0
+  // accepts them).
+  std::function<void(std::uint16_t port)> on_listening;
 };
 
 // Runs `body(rank)` in `world_size` processes; returns in the parent only.
