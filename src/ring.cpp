@@ -3,6 +3,7 @@
 
 #include "deadline.hpp"
 #include "gpu/gpu_mode.hpp"
+#include "liveness/monitor.hpp"
 #include "log.hpp"
 #include "rendezvous/client.hpp"
 #include "rendezvous/server.hpp"
@@ -80,7 +81,8 @@ struct Link {
   void* goodbye_send = nullptr;     // this rank's goodbye, while UCX holds it
   bool goodbye_posted = false;
   bool goodbye_sent = false;
-  bool reported = false;  // its close or failure has been applied to the pipes
+  bool reported = false;      // its close or failure has been applied to the pipes
+  std::optional<Error> lost;  // the liveness monitor's verdict: died or stalled
 };
 
 class RingImpl {
@@ -94,6 +96,7 @@ class RingImpl {
   // Declared in acquisition order, so members are destroyed in UCX's teardown order.
   ucx::Context context_;
   ucx::Worker worker_;
+  std::unique_ptr<liveness::Monitor> monitor_;  // rings of two or more ranks
   std::vector<std::unique_ptr<Link>> links_;
   ucx::RequestPool pool_;
   std::unique_ptr<ucx::UcxPipe> pred_;
@@ -108,14 +111,25 @@ class RingImpl {
     return gpu_edges_ ? gpu_edges_->succ() : static_cast<PipeGroup&>(*succ_);
   }
 
+  // Ring::abort: the neighbours are told, then every operation here fails.
+  void abort();
+
  private:
   void connect(const rendezvous::Peers& peers);
   void connect_gpu(const rendezvous::Peers& peers, const Deadline& deadline);
   void post_goodbye_receive(Link& link);
   void apply_link_events();
+  void note(const liveness::Event& event);
+  // Fails every edge not failed yet with `cause` and tells the neighbours (but `told_by`)
+  // that `origin` failed, so the whole ring stops, not only the failed rank's neighbours.
+  void break_ring(int origin, liveness::Reason reason, const Error& cause, int told_by);
+  void fail_link(Link& link, const Error& cause);
   void close_links(bool say_goodbye) noexcept;
   void say_goodbyes(const Deadline& deadline);
   [[nodiscard]] Link& link_to(int peer);
+
+  bool ring_broken_ = false;
+  std::optional<liveness::Event> notice_;  // the first notice a neighbour sent
 };
 
 namespace {
@@ -153,6 +167,11 @@ RingImpl::RingImpl(const Options& options)
   }
 
   rendezvous::RendezvousClient client(options.head, port, deadline);
+  if (options.world_size > 1) {
+    // Listens where the head was reached from: the address neighbours can reach too.
+    monitor_ = std::make_unique<liveness::Monitor>(
+        client.local_host(), options.rank, options.liveness_timeout, [this] { worker_.wake(); });
+  }
   rendezvous::Hello hello;
   hello.library_version = RINGPIPE_VERSION;
   hello.world_size = static_cast<std::uint32_t>(options.world_size);
@@ -164,9 +183,21 @@ RingImpl::RingImpl(const Options& options)
   hello.host_identity = rendezvous::host_identity();
   hello.gpu_identity = device_.uuid;
   hello.address = worker_.address();
+  if (monitor_) {
+    hello.liveness_host = client.local_host();
+    hello.liveness_port = monitor_->port();
+  }
   try {
     const rendezvous::Peers peers = client.join(hello, deadline);
     connect(peers);
+    if (monitor_) {
+      const auto neighbour = [](const rendezvous::PeerRecord& record) {
+        return liveness::Neighbour{static_cast<int>(record.rank), record.liveness_host,
+                                   record.liveness_port};
+      };
+      monitor_->connect(options.world_size, neighbour(peers.pred), neighbour(peers.succ),
+                        peers.ring_secret, deadline);
+    }
     if (options.comm_device == CommDevice::Gpu) connect_gpu(peers, deadline);
     client.ready(deadline);
     if (head) head->finish();
@@ -236,37 +267,111 @@ void RingImpl::post_goodbye_receive(Link& link) {
   link.goodbye_request = request;  // never NULL: the neighbour has not closed yet
 }
 
-// Runs after progress when a neighbour said goodbye or its endpoint failed: every pending and
-// later operation on that neighbour's edges then fails with the cause.
+// Runs after progress when a neighbour said goodbye, its endpoint failed or the liveness
+// monitor reported: every pending and later operation on that neighbour's edges then fails
+// with the cause, and a neighbour's failure breaks the whole ring.
 void RingImpl::apply_link_events() {
+  if (monitor_ && monitor_->has_events()) {
+    for (const liveness::Event& event : monitor_->take_events()) note(event);
+  }
   for (const auto& link : links_) {
-    if (link->reported || !(link->goodbye_received || link->endpoint->failed())) continue;
-    link->reported = true;
-    const std::array<ucx::UcxPipe*, 2> pipes = {pred_.get(), succ_.get()};
+    if (link->reported || !(link->goodbye_received || link->lost || link->endpoint->failed())) {
+      continue;
+    }
     // An edge of this link that failed first (a timed-out send closes the endpoint) is the
-    // cause; the link's other edge fails with the same error.
+    // cause; the link's other edge fails with the same error. That is this rank's own
+    // failure, not the neighbour's: the ring is not broken by it.
     std::optional<Error> cause;
-    for (ucx::UcxPipe* pipe : pipes) {
+    for (ucx::UcxPipe* pipe : {pred_.get(), succ_.get()}) {
       if (pipe != nullptr && pipe->peer() == link->peer && pipe->failure()) {
         cause = *pipe->failure();
       }
     }
+    const bool local = cause.has_value();
     const std::string who = "rank " + std::to_string(link->peer) + " (" + link->host + ")";
     if (!cause && link->goodbye_received) {
       cause = Error(Errc::Closed,
                     who + " closed its ring; nothing more can be sent to or received from it");
+    } else if (!cause && link->lost) {
+      cause = *link->lost;
     } else if (!cause) {
       cause =
           Error(Errc::PeerFailed,
                 who + " failed or became unreachable: " + ucx::describe(link->endpoint->failure()));
     }
-    for (ucx::UcxPipe* pipe : pipes) {
-      if (pipe != nullptr && pipe->peer() == link->peer) pipe->fail(*cause);
+    fail_link(*link, *cause);
+    if (!local && cause->code() != Errc::Closed) {
+      const auto reason =
+          cause->code() == Errc::Stalled ? liveness::Reason::Stalled : liveness::Reason::Died;
+      break_ring(link->peer, reason,
+                 Error(Errc::PeerFailed, "the ring is broken: " + std::string(cause->message())),
+                 link->peer);
     }
-    // Nothing sent on the link can arrive any more: closing the endpoint makes UCX complete
-    // the pending sends, which then report the cause.
-    link->endpoint->close_by_force();
   }
+  if (notice_ && !ring_broken_) {
+    const liveness::Event& notice = *notice_;
+    const std::string teller = "rank " + std::to_string(notice.neighbour);
+    if (notice.origin == options_.rank) {
+      break_ring(notice.origin, notice.reason,
+                 Error(Errc::Stalled, teller + " declared this rank stalled (it showed no sign " +
+                                          "of life for the neighbour's liveness timeout); the " +
+                                          "ring is broken"),
+                 notice.neighbour);
+    } else {
+      const char* what = notice.reason == liveness::Reason::Aborted   ? "aborted the ring"
+                         : notice.reason == liveness::Reason::Stalled ? "stalled"
+                                                                      : "died or lost its link";
+      break_ring(notice.origin, notice.reason,
+                 Error(Errc::PeerFailed, "rank " + std::to_string(notice.origin) + " " + what +
+                                             ", so the ring is broken (told by " + teller + ")"),
+                 notice.neighbour);
+    }
+  }
+}
+
+void RingImpl::note(const liveness::Event& event) {
+  using Kind = liveness::Event::Kind;
+  if (event.kind == Kind::Notice) {
+    if (!notice_) notice_ = event;
+    return;
+  }
+  Link& link = link_to(event.neighbour);
+  if (link.lost) return;
+  const std::string who = "rank " + std::to_string(link.peer) + " (" + link.host + ")";
+  if (event.kind == Kind::Stalled) {
+    link.lost = Error(Errc::Stalled, who + " showed no sign of life for " +
+                                         format_seconds(options_.liveness_timeout.count() / 1e3) +
+                                         " (stopped, hung, or its link is cut)");
+  } else {
+    link.lost = Error(Errc::PeerFailed, who + " died or its link broke: " + event.detail);
+  }
+}
+
+void RingImpl::fail_link(Link& link, const Error& cause) {
+  link.reported = true;
+  for (ucx::UcxPipe* pipe : {pred_.get(), succ_.get()}) {
+    if (pipe != nullptr && pipe->peer() == link.peer) pipe->fail(cause);
+  }
+  // Nothing sent on the link can arrive any more: closing the endpoint makes UCX complete
+  // the pending sends, which then report the cause.
+  link.endpoint->close_by_force();
+}
+
+void RingImpl::break_ring(int origin, liveness::Reason reason, const Error& cause, int told_by) {
+  if (ring_broken_) return;
+  ring_broken_ = true;
+  // Told before the endpoints close, so neighbours learn the origin, not only that this rank
+  // went away.
+  if (monitor_) monitor_->notify(origin, reason, told_by);
+  for (const auto& link : links_) {
+    if (!link->reported) fail_link(*link, cause);
+  }
+}
+
+void RingImpl::abort() {
+  if (ring_broken_) return;
+  break_ring(options_.rank, liveness::Reason::Aborted,
+             Error(Errc::Closed, "this rank aborted the ring"), /*told_by=*/-1);
 }
 
 Link& RingImpl::link_to(int peer) {
@@ -286,6 +391,8 @@ void RingImpl::close_links(bool say_goodbye) noexcept {
   } catch (const std::exception& error) {
     log(LogLevel::Warning, std::string("closing the ring: ") + error.what());
   }
+  // After the goodbyes: a neighbour that sees the liveness connection end has its goodbye.
+  if (monitor_) monitor_->close();
   pool_.detach_all();
   gpu_edges_.reset();
   for (const auto& link : links_) {
@@ -369,6 +476,7 @@ PipeGroup& Ring::pred() noexcept { return impl_->pred(); }
 PipeGroup& Ring::succ() noexcept { return impl_->succ(); }
 PipeGroup& Ring::host_pred() noexcept { return *impl_->pred_; }
 PipeGroup& Ring::host_succ() noexcept { return *impl_->succ_; }
+void Ring::abort() { impl_->abort(); }
 
 LinkInfo Ring::link_info(const PipeGroup& edge) const {
   for (const auto& link : impl_->links_) {

@@ -52,8 +52,11 @@ struct RINGPIPE_API Options {
   std::chrono::milliseconds rendezvous_timeout{std::chrono::seconds(60)};
   // Default deadline of send/recv/wait calls that are given none.
   std::chrono::milliseconds op_timeout{std::chrono::seconds(300)};
-  // A neighbour that died is reported (Errc::PeerFailed) within about this long; it sets the
-  // transport's keepalive interval.
+  // A neighbour that shows no sign of life for this long (a stopped process, a hung host, a cut
+  // link) is reported as Errc::Stalled. Each rank's liveness thread sends beats several times
+  // per timeout, whether or not the application calls into ringpipe, so a busy or slow rank is
+  // never taken for a stalled one. A neighbour whose process ends is reported at once
+  // (Errc::PeerFailed). kInfinite turns stall detection off.
   std::chrono::milliseconds liveness_timeout{std::chrono::seconds(30)};
   ProgressMode progress = ProgressMode::Adaptive;
 

@@ -57,6 +57,12 @@ class RINGPIPE_API Ring {
 
   [[nodiscard]] LinkInfo link_info(const PipeGroup& edge) const;
 
+  // Fails the whole ring on purpose, for serving stacks that restart after an error elsewhere:
+  // both neighbours are told at once and pass it on, so every other rank's pending and later
+  // operations fail with Errc::PeerFailed naming this rank (within milliseconds per hop); here
+  // they fail with Errc::Closed. Only destruction remains useful afterwards. Idempotent.
+  void abort();
+
  private:
   std::unique_ptr<detail::RingImpl> impl_;
 };

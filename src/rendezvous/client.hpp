@@ -19,6 +19,8 @@ class RendezvousClient {
 
   // Sends `hello` and waits for the neighbours' records.
   Peers join(const Hello& hello, const detail::Deadline& deadline);
+  // This rank's IP on the route to the head: where its neighbours can reach it.
+  [[nodiscard]] std::string local_host() const { return rendezvous::local_host(socket_.fd()); }
   // Says this rank is connected and waits until every rank is (the release barrier).
   void ready(const detail::Deadline& deadline);
 

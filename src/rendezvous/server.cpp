@@ -4,6 +4,7 @@
 #include <ringpipe/error.hpp>
 
 #include "log.hpp"
+#include "random_bytes.hpp"
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -304,13 +305,14 @@ void RendezvousServer::broadcast_peers() {
   const int n = config_.world_size;
   const auto record = [this](int rank) {
     const Hello& hello = hellos_[static_cast<std::size_t>(rank)];
-    return PeerRecord{hello.rank, hello.host, hello.host_identity, hello.gpu_identity,
-                      hello.address};
+    return PeerRecord{hello.rank,    hello.host,          hello.host_identity, hello.gpu_identity,
+                      hello.address, hello.liveness_host, hello.liveness_port};
   };
+  const std::vector<std::byte> secret = detail::random_bytes(kRingSecretSize);
   for (int rank = 0; rank < n; ++rank) {
     Connection& connection = *connection_of_rank_[static_cast<std::size_t>(rank)];
     const std::vector<std::byte> frame =
-        encode(Peers{record((rank - 1 + n) % n), record((rank + 1) % n)});
+        encode(Peers{record((rank - 1 + n) % n), record((rank + 1) % n), secret});
     connection.out.insert(connection.out.end(), frame.begin(), frame.end());
     flush(connection);
   }

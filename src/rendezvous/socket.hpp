@@ -33,6 +33,9 @@ class Socket {
 std::string local_address(int fd);
 std::string remote_address(int fd);
 std::uint16_t local_port(int fd);
+// The numeric IP of the socket's local end ("" if unknown): the address this host is reached
+// at on the route the socket took.
+std::string local_host(int fd);
 
 // Binds and listens on `host:port` (port 0 picks a free one). Throws Error naming the address.
 Socket listen_on(const std::string& host, std::uint16_t port);

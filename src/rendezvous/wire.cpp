@@ -108,6 +108,8 @@ void put_record(Writer& writer, const PeerRecord& record) {
   writer.put_string(record.host_identity);
   writer.put_string(record.gpu_identity);
   writer.put_blob(record.address);
+  writer.put_string(record.liveness_host);
+  writer.put_u16(record.liveness_port);
 }
 
 PeerRecord read_record(Reader& reader) {
@@ -117,6 +119,8 @@ PeerRecord read_record(Reader& reader) {
   record.host_identity = reader.text("host identity");
   record.gpu_identity = reader.text("GPU identity");
   record.address = reader.blob("address", kMaxAddress);
+  record.liveness_host = reader.text("liveness host");
+  record.liveness_port = reader.u16("liveness port");
   return record;
 }
 
@@ -168,6 +172,8 @@ std::vector<std::byte> encode(const Hello& hello) {
   writer.put_string(hello.host_identity);
   writer.put_string(hello.gpu_identity);
   writer.put_blob(hello.address);
+  writer.put_string(hello.liveness_host);
+  writer.put_u16(hello.liveness_port);
   return writer.finish();
 }
 
@@ -175,6 +181,7 @@ std::vector<std::byte> encode(const Peers& peers) {
   Writer writer(FrameType::Peers);
   put_record(writer, peers.pred);
   put_record(writer, peers.succ);
+  writer.put_blob(peers.ring_secret);
   return writer.finish();
 }
 
@@ -201,6 +208,8 @@ Hello decode_hello(std::span<const std::byte> payload) {
   hello.host_identity = reader.text("host identity");
   hello.gpu_identity = reader.text("GPU identity");
   hello.address = reader.blob("address", kMaxAddress);
+  hello.liveness_host = reader.text("liveness host");
+  hello.liveness_port = reader.u16("liveness port");
   reader.expect_end();
   return hello;
 }
@@ -210,6 +219,12 @@ Peers decode_peers(std::span<const std::byte> payload) {
   Peers peers;
   peers.pred = read_record(reader);
   peers.succ = read_record(reader);
+  peers.ring_secret = reader.blob("ring secret", kRingSecretSize);
+  if (peers.ring_secret.size() != kRingSecretSize) {
+    throw Error(Errc::ProtocolMismatch, "Peers frame: the ring secret has " +
+                                            std::to_string(peers.ring_secret.size()) +
+                                            " bytes, not " + std::to_string(kRingSecretSize));
+  }
   reader.expect_end();
   return peers;
 }

@@ -16,11 +16,12 @@
 namespace ringpipe::rendezvous {
 
 inline constexpr std::uint32_t kMagic = 0x56525052;  // "RPRV" on the wire
-inline constexpr std::uint16_t kProtocolVersion = 2;
+inline constexpr std::uint16_t kProtocolVersion = 3;
 inline constexpr std::size_t kHeaderSize = 12;
 inline constexpr std::uint32_t kMaxPayload = 64 * 1024;
 inline constexpr std::uint32_t kMaxAddress = 16 * 1024;  // UCX worker addresses are ~0.3-2 KiB
 inline constexpr std::uint32_t kMaxText = 1024;
+inline constexpr std::size_t kRingSecretSize = 16;
 
 enum class FrameType : std::uint16_t {
   Hello = 1,  // rank -> head: who I am and how to reach me
@@ -48,6 +49,9 @@ struct Hello {
   std::string host_identity;       // host name + boot id: equal only for processes of one host
   std::string gpu_identity;        // GPU mode: the UUID of the rank's GPU; "" in CPU mode
   std::vector<std::byte> address;  // transport address (UCX worker address)
+  // Where the rank's liveness listener waits for its predecessor (numeric host, TCP port).
+  std::string liveness_host;
+  std::uint16_t liveness_port = 0;
 };
 
 struct PeerRecord {
@@ -56,11 +60,16 @@ struct PeerRecord {
   std::string host_identity;
   std::string gpu_identity;
   std::vector<std::byte> address;
+  std::string liveness_host;
+  std::uint16_t liveness_port = 0;
 };
 
 struct Peers {
   PeerRecord pred;
   PeerRecord succ;
+  // Made by the head for this ring only: a neighbour proves with it that it took part in this
+  // rendezvous when it opens its liveness connection.
+  std::vector<std::byte> ring_secret;
 };
 
 struct ErrorReply {

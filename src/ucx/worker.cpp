@@ -5,6 +5,8 @@
 
 #include <poll.h>
 #include <sched.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <cerrno>
 
@@ -38,14 +40,37 @@ Worker::Worker(const Context& context, ProgressMode mode) : mode_(mode) {
     ucp_worker_destroy(worker_);
     check(efd_status, "cannot get the UCX worker event fd");
   }
+  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wake_fd_ < 0) {
+    ucp_worker_destroy(worker_);
+    throw Error(Errc::Internal, "cannot create the worker's wake-up eventfd");
+  }
 }
 
 Worker::~Worker() {
+  if (wake_fd_ >= 0) ::close(wake_fd_);
   if (worker_ != nullptr) ucp_worker_destroy(worker_);
+}
+
+void Worker::wake() noexcept {
+  woken_.store(true, std::memory_order_release);
+  const std::uint64_t one = 1;
+  if (::write(wake_fd_, &one, sizeof one) < 0) {
+    // The counter is saturated: a wake-up is already pending.
+  }
 }
 
 bool Worker::progress_once() {
   bool did_work = ucp_worker_progress(worker_) != 0;
+  // One relaxed load per poll; the exchange only when another thread has woken us.
+  if (woken_.load(std::memory_order_relaxed) && woken_.exchange(false)) {
+    std::uint64_t count = 0;
+    if (::read(wake_fd_, &count, sizeof count) < 0) {
+      // Already drained.
+    }
+    hook_pending_ = true;
+    did_work = true;
+  }
   if (hook_pending_) {
     hook_pending_ = false;
     if (after_progress_) after_progress_();
@@ -61,8 +86,8 @@ bool Worker::progress_once() {
 void Worker::wait_for_event(const detail::Deadline& deadline) {
   // UCS_ERR_BUSY: events arrived between the last progress and arming; progress again.
   if (ucp_worker_arm(worker_) == UCS_ERR_BUSY) return;
-  pollfd entry{event_fd_, POLLIN, 0};
-  const int rc = poll(&entry, 1, deadline.remaining_ms(kSleepSliceMs));
+  pollfd entries[2] = {{event_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+  const int rc = poll(entries, 2, deadline.remaining_ms(kSleepSliceMs));
   if (rc < 0 && errno != EINTR) {
     throw Error(Errc::Internal, "waiting on the UCX event fd failed");
   }

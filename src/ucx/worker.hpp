@@ -8,6 +8,7 @@
 
 #include <ucp/api/ucp.h>
 
+#include <atomic>
 #include <cstddef>
 #include <functional>
 #include <vector>
@@ -79,6 +80,8 @@ class Worker {
 
   // Called from UCX callbacks that need the after-progress hook to run.
   void request_after_progress() noexcept { hook_pending_ = true; }
+  // The same from any other thread: also wakes a wait sleeping on the event fd.
+  void wake() noexcept;
 
  private:
   // Spin before sleeping in adaptive mode: longer than a small message's round trip over shared
@@ -100,6 +103,8 @@ class Worker {
   ucp_worker_h worker_ = nullptr;
   std::vector<std::byte> address_;
   int event_fd_ = -1;
+  int wake_fd_ = -1;  // eventfd written by wake()
+  std::atomic<bool> woken_{false};
   ProgressMode mode_;
   std::function<void()> after_progress_;
   std::function<SideWork()> side_work_;

@@ -18,10 +18,13 @@ int main(int argc, char** argv) {
   hello.host_identity = "node-1/boot";
   hello.gpu_identity = "GPU-0";
   hello.address = std::vector<std::byte>(64, std::byte{0x5a});
-  PeerRecord record{1, "node-0", "node-0/boot", "", std::vector<std::byte>(32, std::byte{1})};
+  hello.liveness_host = "10.0.0.2";
+  hello.liveness_port = 41000;
+  const PeerRecord record{
+      1, "node-0", "node-0/boot", "", std::vector<std::byte>(32, std::byte{1}), "10.0.0.1", 41001};
   const std::vector<std::pair<std::string, std::vector<std::byte>>> frames = {
       {"hello", encode(hello)},
-      {"peers", encode(Peers{record, record})},
+      {"peers", encode(Peers{record, record, std::vector<std::byte>(16, std::byte{7})})},
       {"error", encode(ErrorReply{3, "rank 3 is missing"})},
       {"ready", encode_empty(FrameType::Ready)},
       {"go", encode_empty(FrameType::Go)},

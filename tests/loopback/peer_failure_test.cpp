@@ -12,6 +12,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -119,6 +122,221 @@ TEST(PeerFailure, StoppedNeighbourDoesNotHoldAClosingRank) {
       options);
   ASSERT_EQ(results.size(), 2u);
   EXPECT_EQ(results[0].exit_code, 0) << test::describe_failures(results);
+}
+
+// A rank that fails on purpose leaves its pid and the moment (steady clock, shared by every
+// process of the host) in a file, so the others can time their detection from it.
+struct FaultStamp {
+  std::int64_t pid = 0;
+  std::int64_t at_ns = 0;
+};
+
+std::string stamp_path() {
+  const char* path = std::getenv("RINGPIPE_TEST_STAMP");
+  return path != nullptr ? path : "";
+}
+
+void write_stamp() {
+  const std::string path = stamp_path();
+  const std::string temp = path + ".tmp";
+  {
+    std::ofstream out(temp);
+    out << ::getpid() << ' ' << Clock::now().time_since_epoch().count() << '\n';
+  }
+  std::rename(temp.c_str(), path.c_str());  // readers never see half a stamp
+}
+
+FaultStamp read_stamp() {
+  FaultStamp stamp;
+  std::ifstream in(stamp_path());
+  in >> stamp.pid >> stamp.at_ns;
+  return stamp;
+}
+
+double seconds_since_stamp() {
+  const FaultStamp stamp = read_stamp();
+  EXPECT_NE(stamp.at_ns, 0) << "the failing rank left no stamp";
+  return std::chrono::duration<double>(Clock::now().time_since_epoch() -
+                                       Clock::duration(stamp.at_ns))
+      .count();
+}
+
+test::SpawnOptions fault_options(const std::string& name, const std::string& liveness_s) {
+  test::SpawnOptions options;
+  const std::string path =
+      ::testing::TempDir() + "/ringpipe-stamp-" + name + "-" + std::to_string(::getpid());
+  std::remove(path.c_str());
+  options.customize = [path, liveness_s](int, auto& env) {
+    env["RINGPIPE_TEST_STAMP"] = path;
+    env["RINGPIPE_LIVENESS_TIMEOUT_S"] = liveness_s;
+  };
+  options.stop_on_failure = false;  // one rank fails on purpose
+  return options;
+}
+
+// Every rank streams to its successor until an operation fails; returns that error.
+Error stream_until_failure(Ring& ring, std::size_t size) {
+  std::vector<std::uint8_t> out(size, 1);
+  std::vector<std::uint8_t> in(size);
+  try {
+    for (int i = 0;; ++i) {
+      Request receive = ring.pred().irecv(in.data(), size, 1);
+      Request send = ring.succ().isend(out.data(), size, 1);
+      receive.wait(20s);
+      send.wait(20s);
+    }
+  } catch (const Error& error) {
+    return error;
+  }
+}
+
+// Ring-wide exchange, so every rank is past construction before a fault is injected.
+void barrier(Ring& ring) {
+  std::uint8_t token = 0;
+  Request receive = ring.pred().irecv(&token, 1, 9);
+  ring.succ().send(&token, 1, 9);
+  receive.wait(20s);
+}
+
+// Shows each survivor's verdict line in the test's output: the detection times, for the record.
+void print_verdicts(const std::vector<test::RankResult>& results) {
+  for (const auto& result : results) {
+    std::size_t start = 0;
+    while (start < result.output.size()) {
+      const std::size_t end = result.output.find('\n', start);
+      const std::string line = result.output.substr(start, end - start);
+      if (line.rfind("rank ", 0) == 0) std::printf("  %s\n", line.c_str());
+      if (end == std::string::npos) break;
+      start = end + 1;
+    }
+  }
+}
+
+class KilledRank : public ::testing::TestWithParam<int> {};
+
+TEST_P(KilledRank, EverySurvivorFailsWithPeerFailedNamingItWithinFiveSeconds) {
+  const int world = GetParam();
+  const int victim = world / 2;
+  const auto results = test::spawn_ranks(
+      world,
+      [victim](int rank) {
+        Ring ring(Options::from_env());
+        barrier(ring);
+        if (rank == victim) {
+          // Dies in the middle of a large transfer to its successor.
+          std::vector<std::uint8_t> large(64 << 20, 7);
+          Request pending = ring.succ().isend(large.data(), large.size(), 1);
+          std::this_thread::sleep_for(200ms);
+          write_stamp();
+          ::raise(SIGKILL);
+        }
+        const Error error = stream_until_failure(ring, 1 << 20);
+        const double detection = seconds_since_stamp();
+        EXPECT_EQ(error.code(), Errc::PeerFailed) << error.what();
+        EXPECT_NE(std::string(error.what()).find("rank " + std::to_string(victim)),
+                  std::string::npos)
+            << error.what();
+        EXPECT_LT(detection, 5.0) << error.what();
+        std::printf("rank %d: %s after %.3f s: %s\n", rank,
+                    std::string(to_string(error.code())).c_str(), detection, error.what());
+      },
+      fault_options("kill" + std::to_string(world), "2"));
+  print_verdicts(results);
+  ASSERT_EQ(results.size(), static_cast<std::size_t>(world));
+  for (const auto& result : results) {
+    if (result.rank == victim) {
+      EXPECT_EQ(result.signal, SIGKILL) << test::describe_failures(results);
+    } else {
+      EXPECT_EQ(result.exit_code, 0) << test::describe_failures(results);
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Rings, KilledRank, ::testing::Values(4, 8));
+
+TEST(Liveness, StoppedRankIsStalledForItsNeighboursAndFailsTheRestOfTheRing) {
+  constexpr double kLiveness = 2.0;
+  const auto results = test::spawn_ranks(
+      4,
+      [&](int rank) {
+        Ring ring(Options::from_env());
+        barrier(ring);
+        if (rank == 1) {
+          write_stamp();
+          ::raise(SIGSTOP);  // killed by rank 0 once detected
+          std::this_thread::sleep_for(60s);
+          return;
+        }
+        const Error error = stream_until_failure(ring, 64 << 10);
+        const double detection = seconds_since_stamp();
+        const bool neighbour = rank == 0 || rank == 2;
+        EXPECT_EQ(error.code(), neighbour ? Errc::Stalled : Errc::PeerFailed) << error.what();
+        EXPECT_NE(std::string(error.what()).find("rank 1"), std::string::npos) << error.what();
+        // Not before the timeout (a stopped rank is not dead), and not much after it.
+        EXPECT_GT(detection, kLiveness * 0.9) << error.what();
+        EXPECT_LT(detection, kLiveness + 2.0) << error.what();
+        std::printf("rank %d: %s after %.3f s: %s\n", rank,
+                    std::string(to_string(error.code())).c_str(), detection, error.what());
+        if (rank == 0) ::kill(static_cast<pid_t>(read_stamp().pid), SIGKILL);
+      },
+      fault_options("stop", "2"));
+  print_verdicts(results);
+  ASSERT_EQ(results.size(), 4u);
+  for (const auto& result : results) {
+    if (result.rank == 1) {
+      EXPECT_EQ(result.signal, SIGKILL) << test::describe_failures(results);
+    } else {
+      EXPECT_EQ(result.exit_code, 0) << test::describe_failures(results);
+    }
+  }
+}
+
+TEST(Liveness, SlowReceiverAndLongComputeWithoutCallsAreNotMistakenForAStall) {
+  // Liveness timeout 1 s; the receiver computes 2.5 s without calling ringpipe, then takes
+  // one message every 200 ms: far longer in all than the timeout, yet steady.
+  static constexpr std::size_t kSize = 1 << 20;
+  static constexpr int kMessages = 15;
+  test::SpawnOptions options;
+  options.customize = [](int, auto& env) { env["RINGPIPE_LIVENESS_TIMEOUT_S"] = "1"; };
+  test::run_ring(
+      2,
+      [](Ring& ring) {
+        std::vector<std::uint8_t> buffer(kSize);
+        if (ring.rank() == 1) {
+          std::this_thread::sleep_for(2500ms);
+          for (int i = 0; i < kMessages; ++i) {
+            ASSERT_EQ(ring.pred().recv(buffer.data(), kSize, 4, 10s), kSize);
+            EXPECT_EQ(test::count_wrong(buffer.data(), kSize, static_cast<std::uint64_t>(i)), 0u);
+            std::this_thread::sleep_for(200ms);
+          }
+          return;
+        }
+        for (int i = 0; i < kMessages; ++i) {
+          test::fill_pattern(buffer.data(), kSize, static_cast<std::uint64_t>(i));
+          ring.succ().send(buffer.data(), kSize, 4, 10s);
+        }
+      },
+      options);
+}
+
+TEST(Abort, EveryOtherRankFailsWithPeerFailedNamingTheAbortingRankAtOnce) {
+  test::run_ring(4, [](Ring& ring) {
+    barrier(ring);
+    if (ring.rank() == 2) {
+      std::this_thread::sleep_for(300ms);  // the others are waiting in a receive by now
+      ring.abort();
+      ring.abort();  // idempotent
+      std::uint8_t byte = 0;
+      test::expect_error(Errc::Closed, "aborted", [&] { ring.succ().send(&byte, 1, 3, 5s); });
+      test::expect_error(Errc::Closed, "aborted", [&] { ring.pred().recv(&byte, 1, 3, 5s); });
+      return;
+    }
+    std::uint8_t byte = 0;
+    const double seconds = test::expect_error(Errc::PeerFailed, "rank 2 aborted the ring",
+                                              [&] { ring.pred().recv(&byte, 1, 3, 20s); });
+    EXPECT_LT(seconds, 0.3 + 2.0);
+    test::expect_error(Errc::PeerFailed, "rank 2", [&] { ring.succ().send(&byte, 1, 3, 5s); });
+  });
 }
 
 }  // namespace

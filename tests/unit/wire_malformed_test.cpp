@@ -135,7 +135,7 @@ TEST(WireMalformedPayload, HelloWithAKilobyteAddressCutAtEveryLengthIsRejected) 
 }
 
 TEST(WireMalformedPayload, PeersCutAtEveryLengthIsRejectedNamingTheTruncatedField) {
-  const Peers peers{sample_record(1, 1), sample_record(2, 2)};
+  const Peers peers{sample_record(1, 1), sample_record(2, 2), test::sample_secret()};
   expect_every_prefix_rejected(payload_of(encode(peers), FrameType::Peers), peers_layout(peers),
                                [](const Bytes& b) { decode_peers(b); });
 }
@@ -181,8 +181,10 @@ TEST(WireMalformedPayload, AddressLengthOverTheAddressLimitIsRejected) {
   // The same bound holds in both records of a Peers frame.
   const Peers peers = sample_peers();
   Bytes bad = payload_of(encode(peers), FrameType::Peers);
-  const std::size_t succ_address =
-      bad.size() - 4 - peers.succ.address.size();  // the last field of the payload
+  // The succ record's address is followed by its liveness host and port, then the secret.
+  const std::size_t succ_address = bad.size() - (4 + peers.ring_secret.size()) - 2 -
+                                   (4 + peers.succ.liveness_host.size()) - 4 -
+                                   peers.succ.address.size();
   put_u32_at(bad, succ_address, kMaxAddress + 1);
   EXPECT_TRUE(RejectedAsProtocolMismatch([&] { decode_peers(bad); }, {"field 'address'", "limit"}));
 }
@@ -190,13 +192,15 @@ TEST(WireMalformedPayload, AddressLengthOverTheAddressLimitIsRejected) {
 TEST(WireMalformedPayload, LengthWithinItsLimitButBeyondTheRemainingBytesIsRejected) {
   const Hello hello = sample_hello();
   Bytes bad = payload_of(encode(hello), FrameType::Hello);
-  // The address is the last field: claim one byte more than follows.
-  const auto claimed = static_cast<std::uint32_t>(hello.address.size() + 1);
-  put_u32_at(bad, hello_offset_of(hello, "address"), claimed);
+  // Claim one byte more than follows the address's length field.
+  const std::size_t offset = hello_offset_of(hello, "address");
+  const std::size_t left = bad.size() - offset - 4;
+  const auto claimed = static_cast<std::uint32_t>(left + 1);
+  put_u32_at(bad, offset, claimed);
   EXPECT_TRUE(RejectedAsProtocolMismatch(
       [&] { decode_hello(bad); },
       {"truncated in field 'address'", "needs " + std::to_string(claimed) + " bytes",
-       std::to_string(hello.address.size()) + " left"}));
+       std::to_string(left) + " left"}));
 
   // A host string claiming more than the whole rest of the payload.
   Bytes bad_host = payload_of(encode(hello), FrameType::Hello);
@@ -332,7 +336,7 @@ TEST(WireArbitraryInput, RandomTwelveByteHeadersAreAcceptedExactlyWhenEveryCheck
 TEST(WireArbitraryInput, MutatedValidPayloadsDecodeCanonicallyOrThrowProtocolMismatch) {
   Hello hello = sample_hello();
   hello.address = patterned_blob(40, 8);
-  const Peers peers{sample_record(1, 0), sample_record(2, 1)};
+  const Peers peers{sample_record(1, 0), sample_record(2, 1), test::sample_secret()};
   const std::vector<Bytes> seeds = {payload_of(encode(hello), FrameType::Hello),
                                     payload_of(encode(peers), FrameType::Peers),
                                     payload_of(encode(ErrorReply{1, "m"}), FrameType::Error)};

@@ -23,7 +23,8 @@ using test::sample_record;
 
 bool same_record(const PeerRecord& a, const PeerRecord& b) {
   return a.rank == b.rank && a.host == b.host && a.host_identity == b.host_identity &&
-         a.gpu_identity == b.gpu_identity && a.address == b.address;
+         a.gpu_identity == b.gpu_identity && a.address == b.address &&
+         a.liveness_host == b.liveness_host && a.liveness_port == b.liveness_port;
 }
 
 TEST(WireRoundTrip, HeaderStartsWithMagicRPRVThenLittleEndianVersionTypeAndSize) {
@@ -51,6 +52,8 @@ TEST(WireRoundTrip, HelloKeepsEveryFieldIncludingAKilobyteAddressAndBinaryText) 
   EXPECT_EQ(got.gpu_identity, sent.gpu_identity);
   EXPECT_EQ(got.host_identity, sent.host_identity);
   EXPECT_EQ(got.address, sent.address);
+  EXPECT_EQ(got.liveness_host, sent.liveness_host);
+  EXPECT_EQ(got.liveness_port, sent.liveness_port);
 }
 
 TEST(WireRoundTrip, HelloKeepsExtremeIntegersAndEmptyFields) {
@@ -92,12 +95,13 @@ TEST(WireRoundTrip, PeersKeepsPredAndSuccRecordsApart) {
   const Peers got = decode_peers(payload_of(encode(sent), FrameType::Peers));
   EXPECT_TRUE(same_record(got.pred, sent.pred)) << "pred record changed";
   EXPECT_TRUE(same_record(got.succ, sent.succ)) << "succ record changed";
+  EXPECT_EQ(got.ring_secret, sent.ring_secret) << "ring secret changed";
   EXPECT_EQ(got.pred.rank, 4u);
   EXPECT_EQ(got.succ.rank, 6u);
 }
 
 TEST(WireRoundTrip, PeersOfARingOfOneNameTheSameRankTwice) {
-  const Peers sent{sample_record(0, 5), sample_record(0, 5)};
+  const Peers sent{sample_record(0, 5), sample_record(0, 5), test::sample_secret()};
   const Peers got = decode_peers(payload_of(encode(sent), FrameType::Peers));
   EXPECT_TRUE(same_record(got.pred, sent.pred));
   EXPECT_TRUE(same_record(got.succ, sent.succ));

@@ -26,15 +26,24 @@ Hello sample_hello() {
   hello.host_identity = std::string("node-17/boot\0id\xff\x80", 17);
   hello.gpu_identity = "GPU-8a3f0c1e-5b7d-4e2a-9c61-0d4b2e7f9a13";
   hello.address = patterned_blob(1536, 1);
+  hello.liveness_host = "10.1.2.17";
+  hello.liveness_port = 0xfedc;
   return hello;
 }
 
 PeerRecord sample_record(std::uint32_t rank, unsigned seed) {
-  return PeerRecord{rank, "host-" + std::to_string(rank), "host-" + std::to_string(rank) + "/boot",
-                    "GPU-" + std::to_string(seed), patterned_blob(300 + seed, seed)};
+  return PeerRecord{rank,
+                    "host-" + std::to_string(rank),
+                    "host-" + std::to_string(rank) + "/boot",
+                    "GPU-" + std::to_string(seed),
+                    patterned_blob(300 + seed, seed),
+                    "10.0.0." + std::to_string(rank),
+                    static_cast<std::uint16_t>(40000 + seed)};
 }
 
-Peers sample_peers() { return Peers{sample_record(4, 2), sample_record(6, 3)}; }
+Bytes sample_secret() { return patterned_blob(kRingSecretSize, 77); }
+
+Peers sample_peers() { return Peers{sample_record(4, 2), sample_record(6, 3), sample_secret()}; }
 
 Bytes payload_of(const Bytes& frame, FrameType type) {
   EXPECT_GE(frame.size(), kHeaderSize);
@@ -71,7 +80,9 @@ std::vector<Field> hello_layout(const Hello& hello) {
           {"host", 4 + hello.host.size()},
           {"host identity", 4 + hello.host_identity.size()},
           {"GPU identity", 4 + hello.gpu_identity.size()},
-          {"address", 4 + hello.address.size()}};
+          {"address", 4 + hello.address.size()},
+          {"liveness host", 4 + hello.liveness_host.size()},
+          {"liveness port", 2}};
 }
 
 std::vector<Field> peers_layout(const Peers& peers) {
@@ -82,7 +93,10 @@ std::vector<Field> peers_layout(const Peers& peers) {
     layout.push_back({"host identity", 4 + record->host_identity.size()});
     layout.push_back({"GPU identity", 4 + record->gpu_identity.size()});
     layout.push_back({"address", 4 + record->address.size()});
+    layout.push_back({"liveness host", 4 + record->liveness_host.size()});
+    layout.push_back({"liveness port", 2});
   }
+  layout.push_back({"ring secret", 4 + peers.ring_secret.size()});
   return layout;
 }
 

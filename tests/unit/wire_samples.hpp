@@ -26,6 +26,8 @@ Bytes patterned_blob(std::size_t size, unsigned seed);
 
 Hello sample_hello();
 PeerRecord sample_record(std::uint32_t rank, unsigned seed);
+// 16 patterned bytes, the size of a ring secret.
+Bytes sample_secret();
 Peers sample_peers();
 
 // The payload of a whole frame, after checking its header says `type` and the right size.

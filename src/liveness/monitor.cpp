@@ -1,0 +1,305 @@
+// ringpipe: the liveness thread of one Ring.
+#include "liveness/monitor.hpp"
+
+#include <ringpipe/error.hpp>
+
+#include "log.hpp"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+namespace ringpipe::liveness {
+namespace {
+
+using detail::Clock;
+using std::chrono::milliseconds;
+
+// A neighbour gets several beats per stall timeout, so one late beat never looks like a stall;
+// beats are never rarer than once a second nor more frequent than a hundred a second.
+constexpr int kBeatsPerTimeout = 8;
+constexpr milliseconds kSlowestBeat{1000};
+constexpr milliseconds kFastestBeat{10};
+// A connection that does not introduce itself within this long is dropped (another may follow).
+constexpr milliseconds kHelloTimeout{1000};
+
+std::string rank_name(int rank) { return "rank " + std::to_string(rank); }
+
+Hello read_hello(int fd, const detail::Deadline& deadline, const std::string& what) {
+  std::array<std::byte, kHelloSize> bytes{};
+  rendezvous::recv_exact(fd, bytes, deadline, what);
+  const std::optional<Hello> hello = decode_hello(bytes);
+  if (!hello) throw Error(Errc::ProtocolMismatch, what + " is not a ringpipe liveness connection");
+  return *hello;
+}
+
+milliseconds beat_for(milliseconds stall_timeout) {
+  if (stall_timeout.count() <= 0) return kSlowestBeat;
+  return std::clamp(stall_timeout / kBeatsPerTimeout, kFastestBeat, kSlowestBeat);
+}
+
+}  // namespace
+
+Monitor::Monitor(const std::string& host, int rank, milliseconds stall_timeout,
+                 std::function<void()> wake)
+    : rank_(rank),
+      stall_timeout_(stall_timeout == kInfinite ? milliseconds(0) : stall_timeout),
+      wake_(std::move(wake)),
+      listener_(rendezvous::listen_on(host, 0)),
+      port_(rendezvous::local_port(listener_.fd())),
+      stop_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+  if (!stop_fd_.valid()) {
+    throw Error(Errc::Internal, std::string("cannot create an eventfd: ") + std::strerror(errno));
+  }
+}
+
+Monitor::~Monitor() { close(); }
+
+void Monitor::connect(int world_size, const Neighbour& pred, const Neighbour& succ,
+                      std::span<const std::byte> secret, const detail::Deadline& deadline) {
+  if (secret.size() != kSecretSize) {
+    throw Error(Errc::ProtocolMismatch, "the ring secret has " + std::to_string(secret.size()) +
+                                            " bytes, not " + std::to_string(kSecretSize));
+  }
+  std::copy(secret.begin(), secret.end(), secret_.begin());
+  const Hello mine{static_cast<std::uint32_t>(rank_), stall_timeout_, secret_};
+  const auto hello_bytes = encode(mine);
+
+  // Each rank connects to its successor and accepts its predecessor; a ring of two has one
+  // connection, opened by rank 0. The successor's answer is read only after the predecessor
+  // was accepted: every rank connects first, so no rank waits for another that waits too.
+  const bool connects = world_size > 2 || rank_ == 0;
+  const bool accepts = world_size > 2 || rank_ == 1;
+  const std::string succ_name = rank_name(rank_) + " -> succ " + std::to_string(succ.rank);
+  Connection to_succ;
+  if (connects) {
+    try {
+      to_succ.socket = rendezvous::connect_to(succ.host, succ.port, deadline);
+    } catch (const Error& error) {
+      throw Error(error.code(),
+                  "liveness connection " + succ_name + ": " + std::string(error.message()));
+    }
+    to_succ.rank = succ.rank;
+    rendezvous::send_all(to_succ.socket.fd(), hello_bytes, deadline, succ_name);
+  }
+  if (accepts) connections_.push_back(accept_pred(pred.rank, mine, deadline));
+  if (connects) {
+    const Hello answer =
+        read_hello(to_succ.socket.fd(), deadline, "liveness connection " + succ_name);
+    if (answer.rank != static_cast<std::uint32_t>(succ.rank) || answer.secret != secret_) {
+      throw Error(Errc::AuthFailed, "liveness connection " + succ_name +
+                                        ": the neighbour did not prove it belongs to this ring");
+    }
+    to_succ.stall_timeout = answer.stall_timeout;
+    connections_.push_back(std::move(to_succ));
+  }
+  listener_.reset();  // nobody else may connect
+
+  milliseconds beat = beat_for(stall_timeout_);
+  const auto now = Clock::now();
+  for (Connection& connection : connections_) {
+    rendezvous::set_nonblocking(connection.socket.fd());
+    connection.last_heard = now;
+    beat = std::min(beat, beat_for(connection.stall_timeout));
+  }
+  beat_interval_ = beat;
+  thread_ = std::thread([this] { run(); });
+}
+
+// Accepts connections until the predecessor introduces itself with the ring's secret; anyone
+// else (a port scanner, a stale rank of another ring) is dropped.
+Monitor::Connection Monitor::accept_pred(int pred, const Hello& mine,
+                                         const detail::Deadline& deadline) {
+  const std::string name = rank_name(rank_) + " <- pred " + std::to_string(pred);
+  rendezvous::set_nonblocking(listener_.fd());
+  while (true) {
+    if (!rendezvous::wait_readable(listener_.fd(), deadline)) {
+      throw Error(Errc::Timeout, "liveness connection " + name + ": the predecessor did not " +
+                                     "connect within " +
+                                     detail::format_seconds(deadline.elapsed_s()));
+    }
+    rendezvous::Socket socket(
+        ::accept4(listener_.fd(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+    if (!socket.valid()) continue;
+    const int on = 1;  // notices must not wait for Nagle's timer
+    setsockopt(socket.fd(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+    const std::string remote = rendezvous::remote_address(socket.fd());
+    try {
+      const detail::Deadline hello_deadline(
+          std::min(kHelloTimeout, milliseconds(deadline.remaining_ms())));
+      const Hello hello =
+          read_hello(socket.fd(), hello_deadline, "liveness connection from " + remote);
+      if (hello.rank != static_cast<std::uint32_t>(pred) || hello.secret != secret_) {
+        detail::log(detail::LogLevel::Warning, "liveness: dropped a connection from " + remote +
+                                                   " claiming rank " + std::to_string(hello.rank) +
+                                                   " without this ring's secret");
+        continue;
+      }
+      rendezvous::send_all(socket.fd(), encode(mine), deadline, name);
+      Connection connection;
+      connection.rank = pred;
+      connection.socket = std::move(socket);
+      connection.stall_timeout = hello.stall_timeout;
+      return connection;
+    } catch (const Error& error) {
+      detail::log(detail::LogLevel::Warning, "liveness: dropped a connection from " + remote +
+                                                 ": " + std::string(error.message()));
+    }
+  }
+}
+
+std::vector<Event> Monitor::take_events() {
+  std::lock_guard lock(events_mutex_);
+  has_events_.store(false, std::memory_order_release);
+  return std::exchange(events_, {});
+}
+
+void Monitor::post(Event event) {
+  {
+    std::lock_guard lock(events_mutex_);
+    events_.push_back(std::move(event));
+    has_events_.store(true, std::memory_order_release);
+  }
+  wake_();
+}
+
+void Monitor::notify(int origin, Reason reason, int except) noexcept {
+  std::lock_guard lock(io_mutex_);
+  for (Connection& connection : connections_) {
+    if (connection.open && connection.rank != except) {
+      send(connection, Frame{FrameType::Notice, reason, static_cast<std::uint32_t>(origin)});
+    }
+  }
+}
+
+void Monitor::close() noexcept {
+  if (stopping_.exchange(true)) return;
+  {
+    std::lock_guard lock(io_mutex_);
+    for (Connection& connection : connections_) {
+      if (connection.open) send(connection, Frame{FrameType::Closing, Reason{}, 0});
+    }
+  }
+  const std::uint64_t one = 1;
+  if (::write(stop_fd_.fd(), &one, sizeof one) < 0) {
+    // The thread still stops within one beat interval.
+  }
+  if (thread_.joinable()) thread_.join();
+  std::lock_guard lock(io_mutex_);
+  for (Connection& connection : connections_) end(connection);
+}
+
+bool Monitor::send(Connection& connection, const Frame& frame) noexcept {
+  const auto bytes = encode(frame);
+  ssize_t n;
+  do {
+    n = ::send(connection.socket.fd(), bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  } while (n < 0 && errno == EINTR);
+  if (n == static_cast<ssize_t>(bytes.size())) return true;
+  // A full send buffer means the neighbour has not read for a long time; a partial frame would
+  // corrupt the stream. Either way the connection is over, and the neighbour's silence is
+  // judged by the stall timeout.
+  end(connection);
+  return false;
+}
+
+void Monitor::end(Connection& connection) noexcept {
+  if (!connection.open) return;
+  connection.open = false;
+  ::shutdown(connection.socket.fd(), SHUT_RDWR);
+  connection.socket.reset();
+}
+
+void Monitor::run() {
+  auto next_beat = Clock::now();
+  while (!stopping_.load(std::memory_order_acquire)) {
+    std::vector<pollfd> fds;
+    std::vector<Connection*> polled;
+    {
+      std::lock_guard lock(io_mutex_);
+      for (Connection& connection : connections_) {
+        if (!connection.open) continue;
+        fds.push_back({connection.socket.fd(), POLLIN, 0});
+        polled.push_back(&connection);
+      }
+    }
+    fds.push_back({stop_fd_.fd(), POLLIN, 0});
+    const auto wait = std::chrono::ceil<milliseconds>(next_beat - Clock::now()).count();
+    const int rc = ::poll(fds.data(), fds.size(), static_cast<int>(std::max<long>(wait, 0)));
+    if (rc < 0 && errno != EINTR) {
+      detail::log(detail::LogLevel::Warning,
+                  std::string("liveness: poll failed: ") + std::strerror(errno));
+    }
+    const auto now = Clock::now();
+    std::lock_guard lock(io_mutex_);
+    // Read before judging: after this process was itself stopped, its neighbours' beats wait in
+    // the socket buffers and must count before any silence does.
+    for (std::size_t i = 0; i < polled.size(); ++i) {
+      if (polled[i]->open && fds[i].revents != 0) read_from(*polled[i], now);
+    }
+    for (Connection& connection : connections_) judge(connection, now);
+    if (now >= next_beat) {
+      for (Connection& connection : connections_) {
+        if (connection.open) send(connection, Frame{FrameType::Heartbeat, Reason{}, 0});
+      }
+      next_beat = now + beat_interval_;
+    }
+  }
+}
+
+void Monitor::read_from(Connection& connection, Clock::time_point now) {
+  std::array<std::byte, 256> buffer{};
+  while (connection.open) {
+    const ssize_t n = ::recv(connection.socket.fd(), buffer.data(), buffer.size(), MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    if (n <= 0) {
+      const std::string how =
+          n == 0 ? "closed" : std::string("failed (") + std::strerror(errno) + ")";
+      if (!connection.closing_seen) {
+        post(Event{Event::Kind::Lost, connection.rank, connection.rank, Reason::Died,
+                   "its liveness connection " + how + " without a goodbye"});
+      }
+      end(connection);
+      return;
+    }
+    connection.last_heard = now;
+    for (ssize_t i = 0; i < n; ++i) {
+      connection.partial[connection.partial_size++] = buffer[static_cast<std::size_t>(i)];
+      if (connection.partial_size < kFrameSize) continue;
+      connection.partial_size = 0;
+      const std::optional<Frame> frame = decode_frame(connection.partial);
+      if (!frame) {
+        post(Event{Event::Kind::Lost, connection.rank, connection.rank, Reason::Died,
+                   "its liveness connection sent a malformed frame"});
+        end(connection);
+        return;
+      }
+      if (frame->type == FrameType::Closing) connection.closing_seen = true;
+      if (frame->type == FrameType::Notice) {
+        post(Event{Event::Kind::Notice, connection.rank, static_cast<int>(frame->origin),
+                   frame->reason, ""});
+      }
+    }
+  }
+}
+
+void Monitor::judge(Connection& connection, Clock::time_point now) {
+  if (!connection.open || connection.closing_seen || stall_timeout_.count() <= 0) return;
+  if (now - connection.last_heard < stall_timeout_) return;
+  post(Event{Event::Kind::Stalled, connection.rank, connection.rank, Reason::Stalled, ""});
+  // Should it wake up, it learns why its ring broke, then finds the connection gone.
+  send(connection,
+       Frame{FrameType::Notice, Reason::Stalled, static_cast<std::uint32_t>(connection.rank)});
+  end(connection);
+}
+
+}  // namespace ringpipe::liveness
