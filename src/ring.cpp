@@ -29,6 +29,10 @@ namespace {
 
 // Bounds each step of an orderly close, so a dead neighbour cannot hold a closing rank.
 constexpr auto kCloseTimeout = std::chrono::milliseconds(2000);
+// Before a neighbour's death fails the receives, what it sent is taken from the transport's
+// queues: progress until this many polls in a row found nothing, for at most this long.
+constexpr int kIdlePollsWhenDrained = 16;
+constexpr auto kDrainTimeout = std::chrono::milliseconds(100);
 
 // Rank 0 hosts the rendezvous on a thread for the duration of the Ring's construction.
 class HostedRendezvous {
@@ -119,6 +123,7 @@ class RingImpl {
   void connect_gpu(const rendezvous::Peers& peers, const Deadline& deadline);
   void post_goodbye_receive(Link& link);
   void apply_link_events();
+  void drain_arrivals();
   void note(const liveness::Event& event);
   // Fails every edge not failed yet with `cause` and tells the neighbours (but `told_by`)
   // that `origin` failed, so the whole ring stops, not only the failed rank's neighbours.
@@ -272,6 +277,7 @@ void RingImpl::post_goodbye_receive(Link& link) {
 // with the cause, and a neighbour's failure breaks the whole ring.
 void RingImpl::apply_link_events() {
   if (monitor_ && monitor_->has_events()) {
+    drain_arrivals();
     for (const liveness::Event& event : monitor_->take_events()) note(event);
   }
   for (const auto& link : links_) {
@@ -326,6 +332,18 @@ void RingImpl::apply_link_events() {
                                              ", so the ring is broken (told by " + teller + ")"),
                  notice.neighbour);
     }
+  }
+}
+
+// The liveness connection reports a death within milliseconds, sooner than the transport
+// delivers everything the neighbour sent before it died: a message whose send completed there
+// may still sit in this rank's shared-memory queue or socket. Deliver those first, so that
+// nothing acknowledged as sent is lost to the failure.
+void RingImpl::drain_arrivals() {
+  const Deadline deadline(kDrainTimeout);
+  int idle = 0;
+  while (idle < kIdlePollsWhenDrained && !deadline.expired()) {
+    idle = ucp_worker_progress(worker_.get()) != 0 ? 0 : idle + 1;
   }
 }
 

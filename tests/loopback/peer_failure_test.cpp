@@ -254,6 +254,45 @@ TEST_P(KilledRank, EverySurvivorFailsWithPeerFailedNamingItWithinFiveSeconds) {
 
 INSTANTIATE_TEST_SUITE_P(Rings, KilledRank, ::testing::Values(4, 8));
 
+TEST(PeerFailure, EveryMessageAcknowledgedBeforeAKillIsDelivered) {
+  // Rank 1 sends while rank 0 is not receiving, waits until each send has completed, and dies
+  // at once: its death is known within milliseconds, while its messages still sit in rank 0's
+  // queues. Every completed send must arrive, intact and in order; then the link fails.
+  static constexpr int kMessages = 300;
+  static constexpr std::size_t kSize = 2048;
+  const auto results = test::spawn_ranks(
+      2,
+      [](int rank) {
+        Ring ring(Options::from_env());
+        barrier(ring);
+        std::vector<std::uint8_t> buffer(kSize);
+        if (rank == 1) {
+          for (int i = 0; i < kMessages; ++i) {
+            test::fill_pattern(buffer.data(), kSize, static_cast<std::uint64_t>(i));
+            ring.succ().send(buffer.data(), kSize, 5, 10s);
+          }
+          ::raise(SIGKILL);
+        }
+        std::this_thread::sleep_for(500ms);  // rank 1 is dead by now
+        int received = 0;
+        try {
+          for (; received <= kMessages; ++received) {
+            ring.pred().recv(buffer.data(), kSize, 5, 10s);
+            ASSERT_EQ(test::count_wrong(buffer.data(), kSize, static_cast<std::uint64_t>(received)),
+                      0u)
+                << "message " << received;
+          }
+        } catch (const Error& error) {
+          EXPECT_EQ(error.code(), Errc::PeerFailed) << error.what();
+        }
+        EXPECT_EQ(received, kMessages) << "messages acknowledged as sent were lost";
+      },
+      fault_options("acked", "2"));
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(results[0].exit_code, 0) << test::describe_failures(results);
+  EXPECT_EQ(results[1].signal, SIGKILL) << test::describe_failures(results);
+}
+
 TEST(Liveness, StoppedRankIsStalledForItsNeighboursAndFailsTheRestOfTheRing) {
   constexpr double kLiveness = 2.0;
   const auto results = test::spawn_ranks(
