@@ -28,7 +28,9 @@ struct LinkInfo {
 // connects to both neighbours. Construction blocks until every rank has joined, or throws
 // Error (Timeout naming the missing ranks, InvalidArgument, ProtocolMismatch, ...).
 // Destruction closes both edges in order: neighbours see Errc::Closed on later operations,
-// and every message sent before is delivered. Not thread-safe; move-only (a moved-from Ring
+// and every message sent before is delivered. A rank that dies or goes silent breaks the whole
+// ring: its neighbours' operations fail with Errc::PeerFailed or Errc::Stalled, every other
+// rank's with PeerFailed naming it (see Options::liveness_timeout). Not thread-safe; move-only (a moved-from Ring
 // may only be destroyed or assigned to).
 class RINGPIPE_API Ring {
  public:
