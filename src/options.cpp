@@ -259,6 +259,8 @@ void read_tuning_from_env(Options& options) {
   }
   if (auto env = first_set({"RINGPIPE_IFNAME"})) options.ifname = parse_ifname(*env);
   if (auto env = first_set({"RINGPIPE_JOB_ID"})) options.job_id = parse_job_id(*env);
+  // Taken as it is: any bytes make a key, and a secret has no place in an error message.
+  if (auto env = first_set({"RINGPIPE_TOKEN"})) options.token = env->value;
   if (auto env = first_set({"RINGPIPE_LISTEN_FD"})) {
     options.listen_fd = parse_int(*env, 0, std::numeric_limits<int>::max());
   }

@@ -68,6 +68,10 @@ struct RINGPIPE_API Options {
 
   std::string ifname;        // network interface to use for data and to advertise ("" = any)
   std::uint64_t job_id = 0;  // ranks of different jobs never join one ring
+  // Shared secret of the job's ranks ("" = none). When set, every rank and the head prove to
+  // each other that they know it before any address is exchanged, so all ranks, rank 0
+  // included, need the same one. ringpipe-run makes one per job. Never printed or logged.
+  std::string token;
 
   // Reads the environment (see README "Environment"). For each field the first variable set
   // wins: RINGPIPE_* , then torchrun's, then Open MPI's, then Slurm's; unset fields keep the

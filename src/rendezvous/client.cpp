@@ -3,6 +3,8 @@
 
 #include <ringpipe/error.hpp>
 
+#include "rendezvous/auth.hpp"
+
 #include <optional>
 #include <utility>
 
@@ -34,13 +36,49 @@ constexpr auto kFrameTimeout = std::chrono::milliseconds(2000);
 }  // namespace
 
 RendezvousClient::RendezvousClient(const std::string& head, std::uint16_t port,
-                                   const detail::Deadline& deadline)
+                                   const detail::Deadline& deadline, std::string token)
     : head_("rendezvous head " + head + ":" + std::to_string(port)),
+      token_(std::move(token)),
       socket_(connect_to(head, port, deadline)) {}
 
 Peers RendezvousClient::join(const Hello& hello, const detail::Deadline& deadline) {
+  authenticate(hello.job_id, deadline);
   send_all(socket_.fd(), encode(hello), deadline, head_);
   return decode_peers(expect(FrameType::Peers, deadline));
+}
+
+void RendezvousClient::authenticate(std::uint64_t job_id, const detail::Deadline& deadline) {
+  const AuthChallenge challenge = decode_auth_challenge(expect(FrameType::AuthChallenge, deadline));
+  const bool has_token = !token_.empty();
+  AuthResponse response;
+  response.job_id = job_id;
+  response.rank_has_token = has_token;
+  response.rank_nonce = fresh_nonce();
+  if (has_token && challenge.head_has_token) {
+    response.proof = rank_proof(token_, challenge.head_nonce, response.rank_nonce, job_id);
+  }
+  // Sent even when the tokens cannot match, so that the head logs why this rank left.
+  send_all(socket_.fd(), encode(response), deadline, head_);
+  if (has_token && !challenge.head_has_token) {
+    throw Error(Errc::AuthFailed,
+                "the " + head_ +
+                    " has no token but this rank has one: give every rank, rank 0 included, "
+                    "the same RINGPIPE_TOKEN (Options::token)");
+  }
+  if (!has_token && challenge.head_has_token) {
+    throw Error(Errc::AuthFailed, "the " + head_ +
+                                      " requires a token but this rank has none: set "
+                                      "RINGPIPE_TOKEN (Options::token) to the job's token");
+  }
+  // A head that rejects this rank's proof answers with an Error frame (AuthFailed) instead.
+  const AuthProof proof = decode_auth_proof(expect(FrameType::AuthProof, deadline));
+  if (has_token && !same_proof(proof.proof, head_proof(token_, challenge.head_nonce,
+                                                       response.rank_nonce, job_id))) {
+    throw Error(Errc::AuthFailed,
+                "the " + head_ +
+                    " could not prove that it knows this rank's token (it has another token, or "
+                    "it is not this job's head); this rank's addresses were not sent to it");
+  }
 }
 
 void RendezvousClient::ready(const detail::Deadline& deadline) {

@@ -10,14 +10,18 @@
 
 namespace ringpipe::rendezvous {
 
-// Connects to the head, introduces this rank and learns its neighbours; then takes part in the
-// release barrier. Every step is bounded by the caller's deadline; an Error frame from the head
-// is rethrown here with its code.
+// Connects to the head, authenticates it and itself, introduces this rank and learns its
+// neighbours; then takes part in the release barrier. Every step is bounded by the caller's
+// deadline; an Error frame from the head is rethrown here with its code.
 class RendezvousClient {
  public:
-  RendezvousClient(const std::string& head, std::uint16_t port, const detail::Deadline& deadline);
+  // `token` is the job's shared secret ("" = none); it is never put in a message.
+  RendezvousClient(const std::string& head, std::uint16_t port, const detail::Deadline& deadline,
+                   std::string token = {});
 
-  // Sends `hello` and waits for the neighbours' records.
+  // Authenticates (see rendezvous/auth.hpp), then sends `hello` and waits for the neighbours'
+  // records. The Hello, which holds this rank's addresses, goes only to a head that proved it
+  // knows the token. Throws Error{AuthFailed} saying which side lacks the token or has another.
   Peers join(const Hello& hello, const detail::Deadline& deadline);
   // This rank's IP on the route to the head: where its neighbours can reach it.
   [[nodiscard]] std::string local_host() const { return rendezvous::local_host(socket_.fd()); }
@@ -25,6 +29,7 @@ class RendezvousClient {
   void ready(const detail::Deadline& deadline);
 
  private:
+  void authenticate(std::uint64_t job_id, const detail::Deadline& deadline);
   // Reads one frame of the expected type; an Error frame throws its code and message. When the
   // deadline passes first, asks the head why (see give_up).
   std::vector<std::byte> expect(FrameType type, const detail::Deadline& deadline);
@@ -41,6 +46,7 @@ class RendezvousClient {
   [[noreturn]] void give_up(const detail::Deadline& deadline);
 
   std::string head_;
+  std::string token_;
   Socket socket_;
 };
 

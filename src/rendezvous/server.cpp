@@ -5,12 +5,14 @@
 
 #include "log.hpp"
 #include "random_bytes.hpp"
+#include "rendezvous/auth.hpp"
 
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 
@@ -26,6 +28,17 @@ constexpr auto kAcceptPause = std::chrono::milliseconds(100);
 // How long the head keeps trying to deliver a final Error frame to ranks.
 constexpr auto kFarewellTimeout = std::chrono::milliseconds(1000);
 
+// Once per process: a program that forms many rings would otherwise repeat it for each.
+void warn_open_rendezvous(const std::string& address) {
+  static std::atomic<bool> warned{false};
+  if (warned.exchange(true)) return;
+  detail::log(detail::LogLevel::Warning,
+              "rendezvous: the head listens on " + address +
+                  " without a token: anyone who can reach this port can take a rank's place "
+                  "and learn the ranks' addresses. Set RINGPIPE_TOKEN (Options::token) to the "
+                  "same secret on every rank; ringpipe-run does so for its jobs");
+}
+
 }  // namespace
 
 struct RendezvousServer::Connection {
@@ -34,7 +47,9 @@ struct RendezvousServer::Connection {
   detail::Clock::time_point hello_deadline;
   std::vector<std::byte> in;
   std::vector<std::byte> out;
-  int rank = -1;  // set once its Hello was accepted
+  Nonce head_nonce{};          // the challenge this connection must answer
+  bool authenticated = false;  // its proof checked out (or neither side has a token)
+  int rank = -1;               // set once its Hello was accepted
   bool ready = false;
   bool closing = false;  // drop once `out` is flushed
   bool dead = false;     // drop now
@@ -45,7 +60,9 @@ RendezvousServer::RendezvousServer(Socket listener, ServerConfig config)
       config_(std::move(config)),
       connection_of_rank_(static_cast<std::size_t>(config_.world_size), nullptr),
       hellos_(static_cast<std::size_t>(config_.world_size)),
-      gave_up_(static_cast<std::size_t>(config_.world_size), false) {}
+      gave_up_(static_cast<std::size_t>(config_.world_size), false) {
+  if (config_.token.empty() && !is_loopback(listener_.fd())) warn_open_rendezvous(address());
+}
 
 RendezvousServer::~RendezvousServer() = default;
 
@@ -88,7 +105,8 @@ void RendezvousServer::run(const detail::Deadline& deadline, const std::atomic<b
       if (connection.rank < 0 && !connection.dead && !connection.closing &&
           now >= connection.hello_deadline) {
         detail::log(detail::LogLevel::Warning,
-                    "rendezvous: dropping " + connection.remote + ": no valid Hello within " +
+                    "rendezvous: dropping " + connection.remote +
+                        ": did not authenticate and send a valid Hello within " +
                         detail::format_seconds(
                             std::chrono::duration<double>(config_.hello_timeout).count()));
         connection.dead = true;
@@ -155,6 +173,10 @@ void RendezvousServer::accept_all() {
     connection->remote = remote_address(fd);
     connection->socket = std::move(socket);
     connection->hello_deadline = detail::Clock::now() + config_.hello_timeout;
+    // Every connection is challenged at once; nothing about the ring is said before it answers.
+    connection->head_nonce = fresh_nonce();
+    connection->out = encode(AuthChallenge{!config_.token.empty(), connection->head_nonce});
+    flush(*connection);
     connections_.push_back(std::move(connection));
   }
 }
@@ -194,6 +216,20 @@ void RendezvousServer::read_from(Connection& connection) {
 
 void RendezvousServer::handle_frame(Connection& connection, FrameType type,
                                     std::span<const std::byte> payload) {
+  if (connection.rank < 0 && !connection.authenticated && type == FrameType::AuthResponse) {
+    try {
+      authenticate(connection, decode_auth_response(payload));
+    } catch (const Error& error) {
+      detail::log(detail::LogLevel::Warning,
+                  "rendezvous: dropping " + connection.remote + ": " + error.what());
+      connection.dead = true;
+    }
+    return;
+  }
+  if (connection.rank < 0 && !connection.authenticated && type == FrameType::Hello) {
+    return reject(connection, Errc::AuthFailed,
+                  "the client at " + connection.remote + " sent a Hello before authenticating");
+  }
   if (connection.rank < 0 && type == FrameType::Hello) {
     try {
       register_rank(connection, decode_hello(payload));
@@ -217,6 +253,42 @@ void RendezvousServer::handle_frame(Connection& connection, FrameType type,
                                              ": unexpected frame type " +
                                              std::to_string(static_cast<int>(type)));
   connection.dead = true;
+}
+
+void RendezvousServer::authenticate(Connection& connection, const AuthResponse& response) {
+  const bool head_has_token = !config_.token.empty();
+  const std::string who = "the rank connecting from " + connection.remote;
+  if (response.rank_has_token && !head_has_token) {
+    return reject(connection, Errc::AuthFailed,
+                  who +
+                      " has a token but the head has none (give rank 0 the same "
+                      "RINGPIPE_TOKEN as every other rank)");
+  }
+  if (!response.rank_has_token && head_has_token) {
+    return reject(connection, Errc::AuthFailed,
+                  who +
+                      " has no token but the head requires one (set the same RINGPIPE_TOKEN "
+                      "on every rank)");
+  }
+  AuthProof proof;
+  if (head_has_token) {
+    // Checked with the job id the rank used; a rank of another job is refused at its Hello,
+    // with a message that says so.
+    const Mac expected =
+        rank_proof(config_.token, connection.head_nonce, response.rank_nonce, response.job_id);
+    if (!same_proof(response.proof, expected)) {
+      return reject(connection, Errc::AuthFailed,
+                    who +
+                        " has a token that does not match the head's (every rank, rank 0 "
+                        "included, needs the same RINGPIPE_TOKEN)");
+    }
+    proof.proof =
+        head_proof(config_.token, connection.head_nonce, response.rank_nonce, response.job_id);
+  }
+  connection.authenticated = true;
+  const std::vector<std::byte> frame = encode(proof);
+  connection.out.insert(connection.out.end(), frame.begin(), frame.end());
+  flush(connection);
 }
 
 void RendezvousServer::register_rank(Connection& connection, Hello hello) {
@@ -281,7 +353,10 @@ void RendezvousServer::abandon(Connection& connection) {
 
 void RendezvousServer::reject(Connection& connection, Errc code, const std::string& message) {
   detail::log(detail::LogLevel::Warning, "rendezvous: rejecting " + message);
-  connection.out = encode(ErrorReply{static_cast<std::uint16_t>(code), message});
+  // After anything still queued (the challenge), so the client reads whole frames.
+  const std::vector<std::byte> frame =
+      encode(ErrorReply{static_cast<std::uint16_t>(code), message});
+  connection.out.insert(connection.out.end(), frame.begin(), frame.end());
   connection.closing = true;
   flush(connection);
 }

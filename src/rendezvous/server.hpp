@@ -21,15 +21,20 @@ struct ServerConfig {
   std::uint64_t job_id = 0;
   std::uint8_t comm_device = 0;
   std::string library_version;
-  // A connection that has not sent a valid Hello within this time is dropped, so silent or
-  // slow clients cannot hold a slot.
+  // A connection that has not authenticated and sent a valid Hello within this time is dropped,
+  // so silent or slow clients cannot hold a slot.
   std::chrono::milliseconds hello_timeout{std::chrono::seconds(10)};
+  // The job's shared secret ("" = none): only ranks that prove they know it may join, and only
+  // they learn anything about the ring. Never put in a message. (Given an initializer so that
+  // configurations written before it existed stay free of missing-initializer warnings.)
+  std::string token{};
 };
 
-// Collects one Hello per rank, answers each rank with its two neighbours' records, waits until
-// every rank is Ready and releases them all with Go. Non-ringpipe clients, garbage and invalid
-// ranks are logged and dropped (a ringpipe rank first gets an Error frame saying why) without
-// disturbing the others. Single-threaded: one poll() loop over all connections.
+// Authenticates every connection (see rendezvous/auth.hpp), collects one Hello per rank, answers
+// each rank with its two neighbours' records, waits until every rank is Ready and releases them all
+// with Go. Non-ringpipe clients, garbage and invalid ranks are logged and dropped (a ringpipe rank
+// first gets an Error frame saying why) without disturbing the others. Single-threaded: one poll()
+// loop over all connections.
 class RendezvousServer {
  public:
   RendezvousServer(Socket listener, ServerConfig config);
@@ -52,6 +57,7 @@ class RendezvousServer {
   void accept_all();
   void read_from(Connection& connection);
   void handle_frame(Connection& connection, FrameType type, std::span<const std::byte> payload);
+  void authenticate(Connection& connection, const AuthResponse& response);
   void register_rank(Connection& connection, Hello hello);
   void reject(Connection& connection, Errc code, const std::string& message);
   void abandon(Connection& connection);

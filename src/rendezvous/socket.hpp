@@ -36,6 +36,9 @@ std::uint16_t local_port(int fd);
 // The numeric IP of the socket's local end ("" if unknown): the address this host is reached
 // at on the route the socket took.
 std::string local_host(int fd);
+// True if the socket's local end is a loopback address (127.0.0.0/8, ::1, or ::ffff:127.x):
+// then only processes of this host can reach it.
+bool is_loopback(int fd);
 
 // Binds and listens on `host:port` (port 0 picks a free one). Throws Error naming the address.
 Socket listen_on(const std::string& host, std::uint16_t port);

@@ -3,6 +3,7 @@
 
 #include <ringpipe/error.hpp>
 
+#include <algorithm>
 #include <cstring>
 
 namespace ringpipe::rendezvous {
@@ -26,6 +27,10 @@ class Writer {
     bytes_.insert(bytes_.end(), blob.begin(), blob.end());
   }
   void put_string(const std::string& text) { put_blob(std::as_bytes(std::span(text))); }
+  // Fixed-size fields go without a length.
+  void put_raw(std::span<const std::byte> bytes) {
+    bytes_.insert(bytes_.end(), bytes.begin(), bytes.end());
+  }
 
   std::vector<std::byte> finish() {
     const auto size = static_cast<std::uint32_t>(bytes_.size() - kHeaderSize);
@@ -53,6 +58,23 @@ class Reader {
   std::vector<std::byte> blob(const char* field, std::uint32_t bound) {
     const std::span<const std::byte> bytes = take(bounded_length(field, bound), field);
     return {bytes.begin(), bytes.end()};
+  }
+
+  template <std::size_t N>
+  std::array<std::byte, N> raw(const char* field) {
+    const std::span<const std::byte> bytes = take(N, field);
+    std::array<std::byte, N> result;
+    std::copy(bytes.begin(), bytes.end(), result.begin());
+    return result;
+  }
+
+  // 0 or 1 only, so that every accepted payload has one encoding.
+  bool flag(const char* field) {
+    const std::uint8_t value = u8(field);
+    if (value > 1) {
+      fail("field '" + std::string(field) + "' is " + std::to_string(value) + ", not 0 or 1");
+    }
+    return value == 1;
   }
 
   std::string text(const char* field) {
@@ -146,9 +168,8 @@ FrameHeader decode_header(std::span<const std::byte> header) {
   const std::uint16_t type = reader.u16("type");
   const std::uint32_t size = reader.u32("payload size");
   reader.expect_end();
-  const bool known = (type >= static_cast<std::uint16_t>(FrameType::Hello) &&
-                      type <= static_cast<std::uint16_t>(FrameType::Error)) ||
-                     type == static_cast<std::uint16_t>(FrameType::Abandon);
+  const bool known = type >= static_cast<std::uint16_t>(FrameType::Hello) &&
+                     type <= static_cast<std::uint16_t>(FrameType::AuthProof);
   if (!known) {
     throw Error(Errc::ProtocolMismatch, "unknown rendezvous frame type " + std::to_string(type));
   }
@@ -158,6 +179,28 @@ FrameHeader decode_header(std::span<const std::byte> header) {
                                             std::to_string(kMaxPayload));
   }
   return {static_cast<FrameType>(type), size};
+}
+
+std::vector<std::byte> encode(const AuthChallenge& challenge) {
+  Writer writer(FrameType::AuthChallenge);
+  writer.put_u8(challenge.head_has_token ? 1 : 0);
+  writer.put_raw(challenge.head_nonce);
+  return writer.finish();
+}
+
+std::vector<std::byte> encode(const AuthResponse& response) {
+  Writer writer(FrameType::AuthResponse);
+  writer.put_u64(response.job_id);
+  writer.put_u8(response.rank_has_token ? 1 : 0);
+  writer.put_raw(response.rank_nonce);
+  writer.put_raw(response.proof);
+  return writer.finish();
+}
+
+std::vector<std::byte> encode(const AuthProof& proof) {
+  Writer writer(FrameType::AuthProof);
+  writer.put_raw(proof.proof);
+  return writer.finish();
 }
 
 std::vector<std::byte> encode(const Hello& hello) {
@@ -194,6 +237,34 @@ std::vector<std::byte> encode(const ErrorReply& error) {
 }
 
 std::vector<std::byte> encode_empty(FrameType type) { return Writer(type).finish(); }
+
+AuthChallenge decode_auth_challenge(std::span<const std::byte> payload) {
+  Reader reader(payload, "AuthChallenge");
+  AuthChallenge challenge;
+  challenge.head_has_token = reader.flag("head has token");
+  challenge.head_nonce = reader.raw<kNonceSize>("head nonce");
+  reader.expect_end();
+  return challenge;
+}
+
+AuthResponse decode_auth_response(std::span<const std::byte> payload) {
+  Reader reader(payload, "AuthResponse");
+  AuthResponse response;
+  response.job_id = reader.u64("job id");
+  response.rank_has_token = reader.flag("rank has token");
+  response.rank_nonce = reader.raw<kNonceSize>("rank nonce");
+  response.proof = reader.raw<kMacSize>("proof");
+  reader.expect_end();
+  return response;
+}
+
+AuthProof decode_auth_proof(std::span<const std::byte> payload) {
+  Reader reader(payload, "AuthProof");
+  AuthProof proof;
+  proof.proof = reader.raw<kMacSize>("proof");
+  reader.expect_end();
+  return proof;
+}
 
 Hello decode_hello(std::span<const std::byte> payload) {
   Reader reader(payload, "Hello");

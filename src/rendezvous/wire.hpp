@@ -7,6 +7,7 @@
 // bytes throws Error{ProtocolMismatch} and never over-reads or over-allocates.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -16,12 +17,14 @@
 namespace ringpipe::rendezvous {
 
 inline constexpr std::uint32_t kMagic = 0x56525052;  // "RPRV" on the wire
-inline constexpr std::uint16_t kProtocolVersion = 3;
+inline constexpr std::uint16_t kProtocolVersion = 4;
 inline constexpr std::size_t kHeaderSize = 12;
 inline constexpr std::uint32_t kMaxPayload = 64 * 1024;
 inline constexpr std::uint32_t kMaxAddress = 16 * 1024;  // UCX worker addresses are ~0.3-2 KiB
 inline constexpr std::uint32_t kMaxText = 1024;
 inline constexpr std::size_t kRingSecretSize = 16;
+inline constexpr std::size_t kNonceSize = 32;
+inline constexpr std::size_t kMacSize = 32;  // HMAC-SHA256
 
 enum class FrameType : std::uint16_t {
   Hello = 1,  // rank -> head: who I am and how to reach me
@@ -29,13 +32,37 @@ enum class FrameType : std::uint16_t {
   Ready = 3,  // rank -> head: my links to both neighbours exist
   Go = 4,     // head -> rank: every rank is ready (the release barrier)
   Error = 5,  // head -> rank: why the head rejects this rank or aborts the rendezvous
-  // 6 and 7 are reserved for an authentication challenge and response.
-  Abandon = 8,  // rank -> head: my deadline passed; answer with an Error saying who is missing
+  // The authentication exchange comes first on every connection; a rank sends its Hello only
+  // after the head proved that it knows the token.
+  AuthChallenge = 6,  // head -> rank: a fresh nonce, and whether the head has a token
+  AuthResponse = 7,   // rank -> head: a fresh nonce and the rank's proof of the token
+  Abandon = 8,    // rank -> head: my deadline passed; answer with an Error saying who is missing
+  AuthProof = 9,  // head -> rank: the head's proof of the token (or an Error: AuthFailed)
 };
 
 struct FrameHeader {
   FrameType type;
   std::uint32_t payload_size;
+};
+
+using Nonce = std::array<std::byte, kNonceSize>;
+using Mac = std::array<std::byte, kMacSize>;
+
+struct AuthChallenge {
+  bool head_has_token = false;
+  Nonce head_nonce{};
+};
+
+struct AuthResponse {
+  // Sent so that a rank of another job is told so, not that its token is wrong.
+  std::uint64_t job_id = 0;
+  bool rank_has_token = false;
+  Nonce rank_nonce{};
+  Mac proof{};  // see rendezvous/auth.hpp; all zero when either side has no token
+};
+
+struct AuthProof {
+  Mac proof{};  // all zero when the head has no token
 };
 
 struct Hello {
@@ -81,6 +108,9 @@ struct ErrorReply {
 FrameHeader decode_header(std::span<const std::byte> header);
 
 // Whole frames (header + payload).
+std::vector<std::byte> encode(const AuthChallenge& challenge);
+std::vector<std::byte> encode(const AuthResponse& response);
+std::vector<std::byte> encode(const AuthProof& proof);
 std::vector<std::byte> encode(const Hello& hello);
 std::vector<std::byte> encode(const Peers& peers);
 std::vector<std::byte> encode(const ErrorReply& error);
@@ -88,6 +118,9 @@ std::vector<std::byte> encode_empty(FrameType type);
 
 // Payload decoders (the header is decoded separately). Each throws ProtocolMismatch naming the
 // field on any malformed input, including trailing bytes.
+AuthChallenge decode_auth_challenge(std::span<const std::byte> payload);
+AuthResponse decode_auth_response(std::span<const std::byte> payload);
+AuthProof decode_auth_proof(std::span<const std::byte> payload);
 Hello decode_hello(std::span<const std::byte> payload);
 Peers decode_peers(std::span<const std::byte> payload);
 ErrorReply decode_error(std::span<const std::byte> payload);

@@ -22,7 +22,15 @@ int main(int argc, char** argv) {
   hello.liveness_port = 41000;
   const PeerRecord record{
       1, "node-0", "node-0/boot", "", std::vector<std::byte>(32, std::byte{1}), "10.0.0.1", 41001};
+  Nonce nonce;
+  nonce.fill(std::byte{0x3c});
+  Mac proof;
+  proof.fill(std::byte{0xa5});
   const std::vector<std::pair<std::string, std::vector<std::byte>>> frames = {
+      {"auth_challenge", encode(AuthChallenge{true, nonce})},
+      {"auth_challenge_no_token", encode(AuthChallenge{false, nonce})},
+      {"auth_response", encode(AuthResponse{7, true, nonce, proof})},
+      {"auth_proof", encode(AuthProof{proof})},
       {"hello", encode(hello)},
       {"peers", encode(Peers{record, record, std::vector<std::byte>(16, std::byte{7})})},
       {"error", encode(ErrorReply{3, "rank 3 is missing"})},

@@ -5,6 +5,7 @@
 
 #include "rendezvous/wire.hpp"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -39,12 +40,25 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       case FrameType::Peers:
         expect_round_trip(frame, encode(decode_peers(payload)));
         break;
+      case FrameType::AuthChallenge:
+        expect_round_trip(frame, encode(decode_auth_challenge(payload)));
+        break;
+      case FrameType::AuthResponse:
+        expect_round_trip(frame, encode(decode_auth_response(payload)));
+        break;
+      case FrameType::AuthProof:
+        expect_round_trip(frame, encode(decode_auth_proof(payload)));
+        break;
       case FrameType::Error: {
         const ErrorReply error = decode_error(payload);
         if (error.message.size() <= kMaxText) expect_round_trip(frame, encode(error));
         break;
       }
-      default:
+      case FrameType::Ready:
+      case FrameType::Go:
+      case FrameType::Abandon:
+        // Bare headers; the head refuses them with a payload.
+        if (payload.empty()) expect_round_trip(frame, encode_empty(header.type));
         break;
     }
   } catch (const Error& error) {

@@ -1,9 +1,11 @@
 // The rendezvous head in this process, driven by raw client sockets.
 #include <ringpipe/error.hpp>
 
+#include "head_thread.hpp"
 #include "rendezvous/server.hpp"
 #include "rendezvous/socket.hpp"
 #include "rendezvous/wire.hpp"
+#include "rendezvous_clients.hpp"
 #include "ringpipe_config.hpp"
 
 #include <gtest/gtest.h>
@@ -20,42 +22,9 @@ namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-
-// A head for `world_size` ranks on a thread; run()'s outcome is kept for the test.
-class HeadThread {
- public:
-  HeadThread(int world_size, std::chrono::milliseconds hello_timeout,
-             std::chrono::milliseconds timeout)
-      : server_(listen_on("127.0.0.1", 0),
-                ServerConfig{world_size, 7, 0, RINGPIPE_VERSION, hello_timeout}),
-        thread_([this, timeout] {
-          try {
-            server_.run(detail::Deadline(timeout), stop_);
-          } catch (const Error& error) {
-            code_ = error.code();
-            what_ = error.what();
-          }
-          finished_ = true;
-        }) {}
-  ~HeadThread() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
-
-  [[nodiscard]] std::uint16_t port() const { return server_.port(); }
-  [[nodiscard]] bool finished() const { return finished_; }
-  void join() { thread_.join(); }
-  Errc code() const { return code_; }
-  const std::string& what() const { return what_; }
-
- private:
-  RendezvousServer server_;
-  std::atomic<bool> stop_{false};
-  std::atomic<bool> finished_{false};
-  Errc code_ = Errc::Internal;
-  std::string what_;
-  std::thread thread_;
-};
+using test::authenticate_raw;
+using test::HeadThread;
+using test::kHeadJobId;
 
 Socket connect_raw(std::uint16_t port) {
   return connect_to("127.0.0.1", port, detail::Deadline(2s));
@@ -89,12 +58,14 @@ TEST(RendezvousHead, RankThatLeavesBeforeTheRingFormedFailsEveryoneNamingIt) {
   Hello hello;
   hello.library_version = RINGPIPE_VERSION;
   hello.world_size = 3;
-  hello.job_id = 7;
+  hello.job_id = kHeadJobId;
   hello.rank = 0;
+  ASSERT_TRUE(authenticate_raw(waiting.fd(), kHeadJobId, ""));
   send_all(waiting.fd(), encode(hello), detail::Deadline(1s), "head");
   {
     Socket leaving = connect_raw(head.port());
     hello.rank = 1;
+    ASSERT_TRUE(authenticate_raw(leaving.fd(), kHeadJobId, ""));
     send_all(leaving.fd(), encode(hello), detail::Deadline(1s), "head");
     std::this_thread::sleep_for(100ms);  // joined; then the process dies
   }

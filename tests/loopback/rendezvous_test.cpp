@@ -36,10 +36,11 @@ namespace ringpipe {
 namespace {
 
 using namespace std::chrono_literals;
+using test::authenticate_raw;
 using test::Bytes;
 using test::closed_by_peer_within;
 using test::connect_raw;
-using test::connections_with_pending_data;
+using test::connections_established;
 using test::describe;
 using test::env_or;
 using test::FinishedWithin;
@@ -88,17 +89,18 @@ TEST(RendezvousFailure, DuplicateRankIsRejectedAndTheRingStillForms) {
       2,
       [](int rank) {
         if (rank == 0) {
-          // Both rank-1 processes must have said Hello before the head starts, or the later
-          // one could arrive after the ring formed (and time out instead of being rejected).
+          // Both rank-1 processes must be connected before the head starts, so that it
+          // challenges both at once and their Hellos come before the ring formed; a later one
+          // would time out instead of being rejected.
           const auto port = static_cast<std::uint16_t>(std::stoi(env_or("RINGPIPE_PORT", "0")));
           const auto deadline = Clock::now() + 15s;
-          int pending = 0;
-          while ((pending = connections_with_pending_data(port)) >= 0 && pending < 2 &&
+          int connected = 0;
+          while ((connected = connections_established(port)) >= 0 && connected < 2 &&
                  Clock::now() < deadline) {
             std::this_thread::sleep_for(20ms);
           }
-          if (pending < 0) std::this_thread::sleep_for(3s);  // no /proc: fall back to waiting
-          print_line("PENDING " + std::to_string(pending));
+          if (connected < 0) std::this_thread::sleep_for(3s);  // no /proc: fall back to waiting
+          print_line("CONNECTED " + std::to_string(connected));
         }
         if (std::optional<Ring> ring = join_and_report()) verify_one_round(*ring);
       },
@@ -239,18 +241,27 @@ TEST(RendezvousRobustness, GarbageAndSilentClientsDoNotDisturbTheRing) {
           send_raw(open(), future);
           // Ready before Hello.
           send_raw(open(), rendezvous::encode_empty(rendezvous::FrameType::Ready));
-          // A frame type reserved for authentication.
+          // A challenge, which only the head may send.
           send_raw(open(), raw_header(rendezvous::kMagic, rendezvous::kProtocolVersion, 6, 0));
-          // Well-formed Hellos the head must refuse with an Error frame, not by taking a slot.
+          // A Hello without the authentication exchange.
+          send_raw(open(), hello_frame(plausible_hello(1)));
+          // Well-formed Hellos after authenticating (the ring has no token), which the head
+          // must refuse with an Error frame, not by taking a slot.
+          const std::uint64_t job = plausible_hello(1).job_id;
+          const auto authenticated = [&] {
+            const int fd = open();
+            EXPECT_TRUE(fd >= 0 && authenticate_raw(fd, job, "")) << "authentication failed";
+            return fd;
+          };
           rendezvous::Hello other_library = plausible_hello(1);
           other_library.library_version = "0.0.0-impostor";
-          wrong_library = open();
+          wrong_library = authenticated();
           send_raw(wrong_library, hello_frame(other_library));
           rendezvous::Hello other_job = plausible_hello(1);
           other_job.job_id += 1;
-          wrong_job = open();
+          wrong_job = authenticated();
           send_raw(wrong_job, hello_frame(other_job));
-          out_of_range = open();
+          out_of_range = authenticated();
           send_raw(out_of_range, hello_frame(plausible_hello(7)));
         }
         std::atomic<bool> formed{false};

@@ -4,6 +4,7 @@
 #include <ringpipe/error.hpp>
 #include <ringpipe/options.hpp>
 
+#include "rendezvous/auth.hpp"
 #include "ringpipe_config.hpp"
 
 #include <arpa/inet.h>
@@ -217,20 +218,59 @@ rendezvous::Hello plausible_hello(std::uint32_t rank) {
   return hello;
 }
 
-std::optional<rendezvous::ErrorReply> read_error_reply(int fd) {
-  const Bytes header = recv_raw(fd, rendezvous::kHeaderSize, 10s);
+std::optional<RawFrame> read_frame_raw(int fd, std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  const auto left = [&] {
+    return std::max(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()),
+                    std::chrono::milliseconds(0));
+  };
+  const Bytes header = recv_raw(fd, rendezvous::kHeaderSize, left());
   if (header.size() != rendezvous::kHeaderSize) return std::nullopt;
   try {
     const rendezvous::FrameHeader decoded = rendezvous::decode_header(header);
-    if (decoded.type != rendezvous::FrameType::Error) return std::nullopt;
-    const Bytes payload = recv_raw(fd, decoded.payload_size, 10s);
-    return rendezvous::decode_error(payload);
+    RawFrame frame{decoded.type, recv_raw(fd, decoded.payload_size, left())};
+    if (frame.payload.size() != decoded.payload_size) return std::nullopt;
+    return frame;
   } catch (const Error&) {
     return std::nullopt;
   }
 }
 
-int connections_with_pending_data(std::uint16_t port) {
+std::optional<rendezvous::ErrorReply> read_error_reply(int fd) {
+  const std::optional<RawFrame> frame = read_frame_raw(fd, 10s);
+  if (!frame || frame->type != rendezvous::FrameType::Error) return std::nullopt;
+  try {
+    return rendezvous::decode_error(frame->payload);
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+}
+
+bool authenticate_raw(int fd, std::uint64_t job_id, const std::string& token) {
+  using namespace rendezvous;
+  const std::optional<RawFrame> challenge_frame = read_frame_raw(fd, 10s);
+  if (!challenge_frame || challenge_frame->type != FrameType::AuthChallenge) return false;
+  try {
+    const AuthChallenge challenge = decode_auth_challenge(challenge_frame->payload);
+    AuthResponse response{job_id, !token.empty(), fresh_nonce(), {}};
+    if (!token.empty() && challenge.head_has_token) {
+      response.proof = rank_proof(token, challenge.head_nonce, response.rank_nonce, job_id);
+    }
+    if (!send_raw(fd, encode(response))) return false;
+    const std::optional<RawFrame> answer = read_frame_raw(fd, 10s);
+    if (!answer || answer->type != FrameType::AuthProof) return false;
+    const AuthProof proof = decode_auth_proof(answer->payload);
+    return token.empty() || same_proof(proof.proof, head_proof(token, challenge.head_nonce,
+                                                               response.rank_nonce, job_id));
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+namespace {
+
+// Server-side connections of `port` in state ESTABLISHED, those with unread data only if asked.
+int count_connections(std::uint16_t port, bool with_pending_data) {
   std::ifstream table("/proc/net/tcp");
   if (!table) return -1;
   char wanted[8];
@@ -245,9 +285,17 @@ int connections_with_pending_data(std::uint16_t port) {
     const bool local_is_port = local.size() >= 5 && local.substr(local.size() - 5) == wanted;
     const std::size_t colon = queues.find(':');
     if (!local_is_port || state != "01" || colon == std::string::npos) continue;
-    if (std::strtoul(queues.substr(colon + 1).c_str(), nullptr, 16) > 0) ++count;
+    if (!with_pending_data || std::strtoul(queues.substr(colon + 1).c_str(), nullptr, 16) > 0) {
+      ++count;
+    }
   }
   return count;
 }
+
+}  // namespace
+
+int connections_established(std::uint16_t port) { return count_connections(port, false); }
+
+int connections_with_pending_data(std::uint16_t port) { return count_connections(port, true); }
 
 }  // namespace ringpipe::test

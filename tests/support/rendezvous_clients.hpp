@@ -88,8 +88,24 @@ Bytes raw_header(std::uint32_t magic, std::uint16_t version, std::uint16_t type,
 // A Hello that is right in every field the head checks, for the ring in the environment.
 rendezvous::Hello plausible_hello(std::uint32_t rank);
 
+// Answers the head's challenge on a raw connection as a rank with `token` ("" = none) of job
+// `job_id` would. True once the head sent its proof (checked when both sides have a token);
+// false if it answered otherwise (an Error frame) or not within 10 s.
+bool authenticate_raw(int fd, std::uint64_t job_id, const std::string& token);
+
+// Reads one whole frame within `timeout`; nullopt on a malformed frame, EOF or timeout.
+struct RawFrame {
+  rendezvous::FrameType type;
+  Bytes payload;
+};
+std::optional<RawFrame> read_frame_raw(int fd, std::chrono::milliseconds timeout);
+
 // The head's answer on a raw connection: an Error frame's code and message, or nullopt.
 std::optional<rendezvous::ErrorReply> read_error_reply(int fd);
+
+// How many connections to `port` are established on the server side (accepted or still in the
+// accept queue), from /proc/net/tcp; -1 if that is unreadable.
+int connections_established(std::uint16_t port);
 
 // How many connections to `port` wait with unread client data (server-side sockets, accepted or
 // still in the accept queue, in state ESTABLISHED with a non-empty receive queue), from

@@ -113,6 +113,28 @@ TEST(Launcher, JobsGetDistinctCredentials) {
   EXPECT_NE(fa.at("token"), fb.at("token"));
 }
 
+// A token the user set reaches every rank unchanged, so ranks started outside the launcher can
+// join with it; an empty one counts as unset.
+TEST(Launcher, UserTokenIsPassedToEveryRank) {
+  LaunchOptions options;
+  options.set_env = {{"RINGPIPE_TOKEN", "user-chosen-secret"}};
+  const LaunchResult r = launch_sh({"-n", "3"}, "echo token=$RINGPIPE_TOKEN", options);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto ranks = parse_rank_fields(r.out);
+  ASSERT_EQ(ranks.size(), 3u) << r.out;
+  for (const auto& [rank, fields] : ranks) {
+    EXPECT_EQ(fields.at("token"), "user-chosen-secret") << "rank " << rank;
+  }
+
+  options.set_env = {{"RINGPIPE_TOKEN", ""}};
+  const LaunchResult empty = launch_sh({"-n", "2"}, "echo token=$RINGPIPE_TOKEN", options);
+  ASSERT_EQ(empty.exit_code, 0) << empty.err;
+  const auto generated = parse_rank_fields(empty.out);
+  ASSERT_EQ(generated.size(), 2u) << empty.out;
+  EXPECT_EQ(generated.at(0).at("token").size(), 64u);
+  EXPECT_EQ(generated.at(0).at("token"), generated.at(1).at("token"));
+}
+
 // The test binary re-executed as a rank (see main): checks the listening socket first-hand.
 TEST(Launcher, ListenSocketOnlyForRankZero) {
   const LaunchResult r = launch({"-n", "3", self_exe(), std::string(kCheckListenMode)});

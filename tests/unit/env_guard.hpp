@@ -40,6 +40,7 @@ inline constexpr const char* kEnvVars[] = {
     "RINGPIPE_REQUIRE_FAST_PATH",
     "RINGPIPE_IFNAME",
     "RINGPIPE_JOB_ID",
+    "RINGPIPE_TOKEN",
     "RINGPIPE_LISTEN_FD",
 };
 

@@ -5,6 +5,7 @@
 
 #include "env_guard.hpp"
 #include "invalid_argument.hpp"
+#include "options_env.hpp"
 
 #include <gtest/gtest.h>
 
@@ -12,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 
 namespace ringpipe {
 namespace {
@@ -89,6 +91,7 @@ TEST_F(OptionsFromEnv, NoVariablesGiveTheDefaults) {
   EXPECT_EQ(options.progress, ProgressMode::Adaptive);
   EXPECT_EQ(options.ifname, "");
   EXPECT_EQ(options.job_id, 0u);
+  EXPECT_EQ(options.token, "");
   EXPECT_NO_THROW(defaults.validate());
 }
 
@@ -108,6 +111,7 @@ TEST_F(OptionsFromEnv, EveryRingpipeVariableSetsItsField) {
   set_env("RINGPIPE_LISTEN_FD", "5");
   set_env("RINGPIPE_GPU_TRANSPORT", "nccl");
   set_env("RINGPIPE_REQUIRE_FAST_PATH", "yes");
+  set_env("RINGPIPE_TOKEN", "5f0c9e");
 
   const Options options = Options::from_env();
   EXPECT_EQ(options.head, "node0.example");
@@ -125,6 +129,40 @@ TEST_F(OptionsFromEnv, EveryRingpipeVariableSetsItsField) {
   EXPECT_EQ(options.listen_fd, 5);
   EXPECT_EQ(options.gpu_transport, GpuTransport::Nccl);
   EXPECT_TRUE(options.require_fast_path);
+  EXPECT_EQ(options.token, "5f0c9e");
+}
+
+// Any bytes make an HMAC key: the token is kept exactly, spaces, quotes and all.
+TEST_F(OptionsFromEnv, TokenIsTakenByteForByte) {
+  const std::string token = " s3cr=t \"quoted\"\t\xc3\xa9 ";
+  set_env("RINGPIPE_TOKEN", token.c_str());
+  EXPECT_EQ(Options::from_env().token, token);
+  set_env("RINGPIPE_TOKEN", "");
+  EXPECT_EQ(Options::from_env().token, "") << "an empty token is no token";
+}
+
+// initialize_distributed reads its tuning, the token included, through this path.
+TEST_F(OptionsFromEnv, TuningFromTheEnvironmentIncludesTheToken) {
+  set_env("RINGPIPE_TOKEN", "tuning-token");
+  Options options;
+  detail::read_tuning_from_env(options);
+  EXPECT_EQ(options.token, "tuning-token");
+}
+
+// Errors name variables and values, but the token is a secret: a failing from_env() with a token
+// set must not show it, whichever variable is wrong.
+TEST_F(OptionsFromEnv, ErrorsNeverShowTheToken) {
+  const std::string token = "tok-7f3a9c1e5b";
+  set_env("RINGPIPE_TOKEN", token.c_str());
+  for (const auto& [name, value] :
+       {std::pair{"RINGPIPE_PORT", "x"}, std::pair{"RINGPIPE_JOB_ID", "-1"},
+        std::pair{"RINGPIPE_OP_TIMEOUT_S", "0"}, std::pair{"RINGPIPE_HEAD", ""}}) {
+    set_env(name, value);
+    const std::string message = invalid_argument_message([] { Options::from_env(); });
+    EXPECT_TRUE(contains(message, name)) << message;
+    EXPECT_FALSE(contains(message, token)) << message;
+    ASSERT_EQ(::unsetenv(name), 0);
+  }
 }
 
 TEST_F(OptionsFromEnv, ValueEdgesAreAccepted) {

@@ -64,8 +64,8 @@ TEST(WireMalformedHeader, OtherProtocolVersionsAreRejectedNamingBothVersions) {
 }
 
 TEST(WireMalformedHeader, UnknownFrameTypesAreRejectedNamingTheType) {
-  for (const std::uint16_t type : {std::uint16_t{0}, std::uint16_t{6}, std::uint16_t{7},
-                                   std::uint16_t{0x100}, std::uint16_t{0xffff}}) {
+  for (const std::uint16_t type :
+       {std::uint16_t{0}, std::uint16_t{10}, std::uint16_t{0x100}, std::uint16_t{0xffff}}) {
     const Bytes header = header_bytes(kMagic, kProtocolVersion, type, 0);
     EXPECT_TRUE(RejectedAsProtocolMismatch(
         [&] { decode_header(header); }, {"unknown rendezvous frame type " + std::to_string(type)}))
@@ -144,6 +144,39 @@ TEST(WireMalformedPayload, ErrorReplyCutAtEveryLengthIsRejectedNamingTheTruncate
   const ErrorReply error{3, "rank 1 (127.0.0.1:4242) already joined"};
   expect_every_prefix_rejected(payload_of(encode(error), FrameType::Error), error_layout(error),
                                [](const Bytes& b) { decode_error(b); });
+}
+
+TEST(WireMalformedPayload, AuthChallengeCutAtEveryLengthIsRejectedNamingTheTruncatedField) {
+  expect_every_prefix_rejected(
+      payload_of(encode(test::sample_challenge()), FrameType::AuthChallenge),
+      test::challenge_layout(), [](const Bytes& b) { decode_auth_challenge(b); });
+}
+
+TEST(WireMalformedPayload, AuthResponseCutAtEveryLengthIsRejectedNamingTheTruncatedField) {
+  expect_every_prefix_rejected(payload_of(encode(test::sample_response()), FrameType::AuthResponse),
+                               test::response_layout(),
+                               [](const Bytes& b) { decode_auth_response(b); });
+}
+
+TEST(WireMalformedPayload, AuthProofCutAtEveryLengthIsRejectedNamingTheTruncatedField) {
+  expect_every_prefix_rejected(payload_of(encode(test::sample_proof()), FrameType::AuthProof),
+                               test::proof_layout(), [](const Bytes& b) { decode_auth_proof(b); });
+}
+
+// A flag is 0 or 1: any other byte would decode to the same value as 1 and re-encode differently.
+TEST(WireMalformedPayload, TokenFlagsOtherThanZeroOrOneAreRejected) {
+  for (const std::uint8_t value : {std::uint8_t{2}, std::uint8_t{0x80}, std::uint8_t{0xff}}) {
+    Bytes challenge = payload_of(encode(test::sample_challenge()), FrameType::AuthChallenge);
+    challenge[0] = std::byte{value};
+    EXPECT_TRUE(RejectedAsProtocolMismatch(
+        [&] { decode_auth_challenge(challenge); },
+        {"AuthChallenge", "field 'head has token' is " + std::to_string(value)}));
+    Bytes response = payload_of(encode(test::sample_response()), FrameType::AuthResponse);
+    response[8] = std::byte{value};
+    EXPECT_TRUE(RejectedAsProtocolMismatch(
+        [&] { decode_auth_response(response); },
+        {"AuthResponse", "field 'rank has token' is " + std::to_string(value)}));
+  }
 }
 
 TEST(WireMalformedPayload, TextLengthOverTheTextLimitIsRejectedEvenWhenTheBytesArePresent) {
@@ -236,6 +269,24 @@ TEST(WireMalformedPayload, TrailingBytesAfterAValidPayloadAreRejectedAndCounted)
     EXPECT_TRUE(RejectedAsProtocolMismatch(
         [&] { decode_error(error); },
         {"Error", std::to_string(extra) + " unexpected trailing bytes"}));
+
+    Bytes challenge = payload_of(encode(test::sample_challenge()), FrameType::AuthChallenge);
+    challenge.resize(challenge.size() + extra);
+    EXPECT_TRUE(RejectedAsProtocolMismatch(
+        [&] { decode_auth_challenge(challenge); },
+        {"AuthChallenge", std::to_string(extra) + " unexpected trailing bytes"}));
+
+    Bytes response = payload_of(encode(test::sample_response()), FrameType::AuthResponse);
+    response.resize(response.size() + extra);
+    EXPECT_TRUE(RejectedAsProtocolMismatch(
+        [&] { decode_auth_response(response); },
+        {"AuthResponse", std::to_string(extra) + " unexpected trailing bytes"}));
+
+    Bytes proof = payload_of(encode(test::sample_proof()), FrameType::AuthProof);
+    proof.resize(proof.size() + extra);
+    EXPECT_TRUE(RejectedAsProtocolMismatch(
+        [&] { decode_auth_proof(proof); },
+        {"AuthProof", std::to_string(extra) + " unexpected trailing bytes"}));
   }
 }
 
@@ -244,6 +295,12 @@ TEST(WireMalformedPayload, EmptyPayloadsAreRejectedByEveryPayloadDecoder) {
   EXPECT_TRUE(RejectedAsProtocolMismatch([&] { decode_hello(empty); }, {"Hello", "truncated"}));
   EXPECT_TRUE(RejectedAsProtocolMismatch([&] { decode_peers(empty); }, {"Peers", "truncated"}));
   EXPECT_TRUE(RejectedAsProtocolMismatch([&] { decode_error(empty); }, {"Error", "truncated"}));
+  EXPECT_TRUE(RejectedAsProtocolMismatch([&] { decode_auth_challenge(empty); },
+                                         {"AuthChallenge", "truncated"}));
+  EXPECT_TRUE(RejectedAsProtocolMismatch([&] { decode_auth_response(empty); },
+                                         {"AuthResponse", "truncated"}));
+  EXPECT_TRUE(
+      RejectedAsProtocolMismatch([&] { decode_auth_proof(empty); }, {"AuthProof", "truncated"}));
 }
 
 // --- Arbitrary input ---------------------------------------------------------------------------
@@ -286,6 +343,18 @@ void expect_every_decoder_copes_with(const Bytes& input, int& accepted) {
       input, [](const Bytes& b) { return decode_error(b); },
       [](const ErrorReply& e) { return payload_of(encode(e), FrameType::Error); }, "decode_error",
       accepted);
+  expect_only_protocol_mismatch(
+      input, [](const Bytes& b) { return decode_auth_challenge(b); },
+      [](const AuthChallenge& c) { return payload_of(encode(c), FrameType::AuthChallenge); },
+      "decode_auth_challenge", accepted);
+  expect_only_protocol_mismatch(
+      input, [](const Bytes& b) { return decode_auth_response(b); },
+      [](const AuthResponse& r) { return payload_of(encode(r), FrameType::AuthResponse); },
+      "decode_auth_response", accepted);
+  expect_only_protocol_mismatch(
+      input, [](const Bytes& b) { return decode_auth_proof(b); },
+      [](const AuthProof& p) { return payload_of(encode(p), FrameType::AuthProof); },
+      "decode_auth_proof", accepted);
 }
 
 TEST(WireArbitraryInput, TenThousandRandomBuffersOnlyEverThrowProtocolMismatch) {
@@ -312,7 +381,7 @@ TEST(WireArbitraryInput, TenThousandRandomBuffersOnlyEverThrowProtocolMismatch) 
 TEST(WireArbitraryInput, RandomTwelveByteHeadersAreAcceptedExactlyWhenEveryCheckPasses) {
   std::mt19937_64 random(77);
   for (int i = 0; i < 10000; ++i) {
-    const auto type = static_cast<std::uint16_t>(random() % 8);
+    const auto type = static_cast<std::uint16_t>(random() % 12);
     const std::uint32_t size = (i % 2 == 0)
                                    ? static_cast<std::uint32_t>(random() % (2 * kMaxPayload))
                                    : static_cast<std::uint32_t>(random());
@@ -321,7 +390,7 @@ TEST(WireArbitraryInput, RandomTwelveByteHeadersAreAcceptedExactlyWhenEveryCheck
     const Bytes header =
         header_bytes(good_magic ? kMagic : static_cast<std::uint32_t>(random()),
                      good_version ? kProtocolVersion : kProtocolVersion + 1, type, size);
-    const bool valid = good_magic && good_version && type >= 1 && type <= 5 && size <= kMaxPayload;
+    const bool valid = good_magic && good_version && type >= 1 && type <= 9 && size <= kMaxPayload;
     if (valid) {
       const FrameHeader decoded = decode_header(header);
       ASSERT_EQ(static_cast<std::uint16_t>(decoded.type), type);
@@ -337,9 +406,13 @@ TEST(WireArbitraryInput, MutatedValidPayloadsDecodeCanonicallyOrThrowProtocolMis
   Hello hello = sample_hello();
   hello.address = patterned_blob(40, 8);
   const Peers peers{sample_record(1, 0), sample_record(2, 1), test::sample_secret()};
-  const std::vector<Bytes> seeds = {payload_of(encode(hello), FrameType::Hello),
-                                    payload_of(encode(peers), FrameType::Peers),
-                                    payload_of(encode(ErrorReply{1, "m"}), FrameType::Error)};
+  const std::vector<Bytes> seeds = {
+      payload_of(encode(hello), FrameType::Hello),
+      payload_of(encode(peers), FrameType::Peers),
+      payload_of(encode(ErrorReply{1, "m"}), FrameType::Error),
+      payload_of(encode(test::sample_challenge()), FrameType::AuthChallenge),
+      payload_of(encode(test::sample_response()), FrameType::AuthResponse),
+      payload_of(encode(test::sample_proof()), FrameType::AuthProof)};
   std::mt19937_64 random(4242);
   int accepted = 0;
   for (int i = 0; i < 10000; ++i) {

@@ -124,6 +124,50 @@ TEST(WireRoundTrip, ErrorReplyLongerThanTheTextLimitIsCutToTheLimitAndStillDecod
   EXPECT_EQ(got.message, message.substr(0, kMaxText));
 }
 
+TEST(WireRoundTrip, AuthChallengeKeepsTheTokenFlagAndTheNonce) {
+  for (const bool has_token : {true, false}) {
+    AuthChallenge sent = test::sample_challenge();
+    sent.head_has_token = has_token;
+    const Bytes frame = encode(sent);
+    EXPECT_EQ(frame.size(), kHeaderSize + 1 + kNonceSize);
+    const AuthChallenge got = decode_auth_challenge(payload_of(frame, FrameType::AuthChallenge));
+    EXPECT_EQ(got.head_has_token, has_token);
+    EXPECT_EQ(got.head_nonce, sent.head_nonce);
+  }
+}
+
+TEST(WireRoundTrip, AuthResponseKeepsJobIdFlagNonceAndProof) {
+  const AuthResponse sent = test::sample_response();
+  const Bytes frame = encode(sent);
+  EXPECT_EQ(frame.size(), kHeaderSize + 8 + 1 + kNonceSize + kMacSize);
+  const AuthResponse got = decode_auth_response(payload_of(frame, FrameType::AuthResponse));
+  EXPECT_EQ(got.job_id, sent.job_id);
+  EXPECT_EQ(got.rank_has_token, sent.rank_has_token);
+  EXPECT_EQ(got.rank_nonce, sent.rank_nonce);
+  EXPECT_EQ(got.proof, sent.proof);
+  // A rank without a token sends an all-zero proof.
+  const AuthResponse bare{0, false, {}, {}};
+  const AuthResponse got_bare =
+      decode_auth_response(payload_of(encode(bare), FrameType::AuthResponse));
+  EXPECT_FALSE(got_bare.rank_has_token);
+  EXPECT_EQ(got_bare.proof, Mac{});
+}
+
+TEST(WireRoundTrip, AuthProofKeepsTheProof) {
+  const AuthProof sent = test::sample_proof();
+  const Bytes frame = encode(sent);
+  EXPECT_EQ(frame.size(), kHeaderSize + kMacSize);
+  EXPECT_EQ(decode_auth_proof(payload_of(frame, FrameType::AuthProof)).proof, sent.proof);
+}
+
+TEST(WireRoundTrip, AuthFrameTypesAreSixSevenAndNine) {
+  EXPECT_EQ(static_cast<std::uint16_t>(FrameType::AuthChallenge), 6);
+  EXPECT_EQ(static_cast<std::uint16_t>(FrameType::AuthResponse), 7);
+  EXPECT_EQ(static_cast<std::uint16_t>(FrameType::Abandon), 8);
+  EXPECT_EQ(static_cast<std::uint16_t>(FrameType::AuthProof), 9);
+  EXPECT_EQ(kProtocolVersion, 4);
+}
+
 TEST(WireRoundTrip, ReadyAndGoAreBareHeadersWithAnEmptyPayload) {
   for (const FrameType type : {FrameType::Ready, FrameType::Go}) {
     const Bytes frame = encode_empty(type);

@@ -1,6 +1,7 @@
 // Test helpers of the rendezvous wire format.
 #include "wire_samples.hpp"
 
+#include <algorithm>
 #include <random>
 #include <span>
 
@@ -44,6 +45,27 @@ PeerRecord sample_record(std::uint32_t rank, unsigned seed) {
 Bytes sample_secret() { return patterned_blob(kRingSecretSize, 77); }
 
 Peers sample_peers() { return Peers{sample_record(4, 2), sample_record(6, 3), sample_secret()}; }
+
+namespace {
+
+template <std::size_t N>
+std::array<std::byte, N> patterned_array(unsigned seed) {
+  const Bytes bytes = patterned_blob(N, seed);
+  std::array<std::byte, N> out;
+  std::copy(bytes.begin(), bytes.end(), out.begin());
+  return out;
+}
+
+}  // namespace
+
+AuthChallenge sample_challenge() { return AuthChallenge{true, patterned_array<kNonceSize>(31)}; }
+
+AuthResponse sample_response() {
+  return AuthResponse{0xfedcba9876543210ull, true, patterned_array<kNonceSize>(32),
+                      patterned_array<kMacSize>(33)};
+}
+
+AuthProof sample_proof() { return AuthProof{patterned_array<kMacSize>(34)}; }
 
 Bytes payload_of(const Bytes& frame, FrameType type) {
   EXPECT_GE(frame.size(), kHeaderSize);
@@ -103,6 +125,16 @@ std::vector<Field> peers_layout(const Peers& peers) {
 std::vector<Field> error_layout(const ErrorReply& error) {
   return {{"code", 2}, {"message", 4 + error.message.size()}};
 }
+
+std::vector<Field> challenge_layout() {
+  return {{"head has token", 1}, {"head nonce", kNonceSize}};
+}
+
+std::vector<Field> response_layout() {
+  return {{"job id", 8}, {"rank has token", 1}, {"rank nonce", kNonceSize}, {"proof", kMacSize}};
+}
+
+std::vector<Field> proof_layout() { return {{"proof", kMacSize}}; }
 
 std::size_t hello_offset_of(const Hello& hello, std::string_view name) {
   std::size_t offset = 0;

@@ -29,6 +29,10 @@ PeerRecord sample_record(std::uint32_t rank, unsigned seed);
 // 16 patterned bytes, the size of a ring secret.
 Bytes sample_secret();
 Peers sample_peers();
+// Authentication frames with patterned nonces and proofs.
+AuthChallenge sample_challenge();
+AuthResponse sample_response();
+AuthProof sample_proof();
 
 // The payload of a whole frame, after checking its header says `type` and the right size.
 Bytes payload_of(const Bytes& frame, FrameType type);
@@ -47,6 +51,9 @@ struct Field {
 std::vector<Field> hello_layout(const Hello& hello);
 std::vector<Field> peers_layout(const Peers& peers);
 std::vector<Field> error_layout(const ErrorReply& error);
+std::vector<Field> challenge_layout();
+std::vector<Field> response_layout();
+std::vector<Field> proof_layout();
 
 // Offset of the length prefix of the named field of a Hello payload.
 std::size_t hello_offset_of(const Hello& hello, std::string_view name);

@@ -44,7 +44,9 @@ std::string usage() {
   return "Usage: ringpipe-run -n N [--comm-device cpu|gpu] [--grace SECONDS] [--] program "
          "args...\n"
          "\n"
-         "Starts N ranks of program on this host, wired for a ringpipe rendezvous.\n"
+         "Starts N ranks of program on this host, wired for a ringpipe rendezvous. Each job gets\n"
+         "its own random RINGPIPE_TOKEN, which the rendezvous checks, unless RINGPIPE_TOKEN is "
+         "set.\n"
          "\n"
          "  -n N                  number of ranks, 1.." +
          std::to_string(kMaxWorldSize) +

@@ -13,6 +13,7 @@
 #include <array>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string_view>
 
@@ -175,6 +176,12 @@ bool make_credentials(Job& job) {
   if (!fill_random(&job.job_id, sizeof(job.job_id)) || !fill_random(secret.data(), secret.size())) {
     print_errno("getrandom");
     return false;
+  }
+  // A token the user chose (for ranks started elsewhere too) wins over a made-up one.
+  if (const char* user_token = std::getenv("RINGPIPE_TOKEN");
+      user_token != nullptr && *user_token != '\0') {
+    job.token = user_token;
+    return true;
   }
   static constexpr char kHex[] = "0123456789abcdef";
   job.token.clear();

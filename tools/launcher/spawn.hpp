@@ -20,7 +20,7 @@ struct Job {
   int listen_fd = -1;  // Handed to rank 0 only.
   std::uint16_t port = 0;
   std::uint64_t job_id = 0;
-  std::string token;  // 64 hex digits.
+  std::string token;  // 64 hex digits, or the user's RINGPIPE_TOKEN.
   pid_t launcher_pid = ::getpid();
   // Launcher state that a rank must not inherit.
   sigset_t original_mask{};
@@ -37,7 +37,8 @@ struct RankProcess {
 // and port. Returns false after printing why.
 bool open_listen_socket(Job& job);
 
-// Fills in job_id and token from the kernel's random source. Returns false after printing why.
+// Fills in job_id, and token unless RINGPIPE_TOKEN is set (and not empty), from the kernel's
+// random source. Returns false after printing why.
 bool make_credentials(Job& job);
 
 // Forks and execs one rank. The caller must have SIGINT/SIGTERM/SIGHUP/SIGCHLD blocked so that
