@@ -94,6 +94,7 @@ std::string UcxPipe::describe() const {
 void UcxPipe::fail(const Error& error) {
   if (failure_) return;
   failure_ = error;
+  failed_at_ = detail::Clock::now();
   pool_.for_each_in_use([&](UcxRequest& request) {
     if (request.pipe() == this && !request.done() && request.kind() == UcxRequest::Kind::Recv) {
       request.cancel_with(error);

@@ -73,6 +73,8 @@ class UcxPipe final : public PipeGroup {
   // failure wins; later calls do nothing.
   void fail(const Error& error);
   [[nodiscard]] const std::optional<Error>& failure() const noexcept { return failure_; }
+  // When fail() first ran (meaningful only once failure() is set).
+  [[nodiscard]] detail::Clock::time_point failed_at() const noexcept { return failed_at_; }
 
  protected:
   [[nodiscard]] Request post_send(const void* data, std::size_t bytes, Tag tag,
@@ -95,6 +97,7 @@ class UcxPipe final : public PipeGroup {
   std::string send_name_;
   std::string recv_name_;
   std::optional<Error> failure_;
+  detail::Clock::time_point failed_at_;
 };
 
 }  // namespace ringpipe::ucx

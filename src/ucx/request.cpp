@@ -11,6 +11,9 @@ namespace {
 // How long a detached or cancelled request may take to hand its buffer back before its
 // endpoint is closed by force (which makes UCX complete it).
 constexpr auto kCancelTimeout = std::chrono::milliseconds(2000);
+// How long a matched receive may go on after its link failed before it is given up: enough
+// for data already in this host's queues to land.
+constexpr auto kStuckAfterFailure = std::chrono::milliseconds(200);
 
 }  // namespace
 
@@ -98,9 +101,18 @@ Error UcxRequest::in_context(const Error& cause) const {
   return Error(cause.code(), describe_operation() + ": " + std::string(cause.message()));
 }
 
+bool UcxRequest::abandon_if_stuck() noexcept {
+  if (done_ || kind_ != Kind::Recv || pipe_ == nullptr || !pipe_->failure()) return false;
+  if (detail::Clock::now() - pipe_->failed_at() < kStuckAfterFailure) return false;
+  done_ = true;
+  status_ = UCS_ERR_CANCELED;
+  error_ = in_context(*pipe_->failure());
+  return true;
+}
+
 bool UcxRequest::test() {
   if (!done_ && pipe_ != nullptr) pipe_->worker().progress_once();
-  if (!done_ && pipe_ != nullptr) return false;
+  if (!done_ && pipe_ != nullptr && !abandon_if_stuck()) return false;
   if (!done_ || status_ != UCS_OK || error_) throw_failure();
   return true;
 }
@@ -117,7 +129,8 @@ std::optional<Error> UcxRequest::outcome() {
 void UcxRequest::wait(std::optional<std::chrono::milliseconds> timeout) {
   if (!done_ && pipe_ != nullptr) {
     const detail::Deadline deadline(timeout.value_or(pipe_->op_timeout()));
-    if (!pipe_->worker().progress_until([this] { return done_; }, deadline)) {
+    const auto finished = [this] { return done_ || abandon_if_stuck(); };
+    if (!pipe_->worker().progress_until(finished, deadline)) {
       const Error error(Errc::Timeout, describe_operation() + " timed out after " +
                                            detail::format_seconds(deadline.elapsed_s()));
       if (kind_ == Kind::Send) {
@@ -128,7 +141,7 @@ void UcxRequest::wait(std::optional<std::chrono::milliseconds> timeout) {
       }
       finish_with_transport(detail::Deadline(kCancelTimeout));
       // A receive that matched while being cancelled has its data: that is a success.
-      if (status_ == UCS_OK && !error_) return;
+      if (done_ && status_ == UCS_OK && !error_) return;
       if (!error_) error_ = error;
     }
   }

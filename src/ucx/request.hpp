@@ -56,6 +56,11 @@ class UcxRequest final : public detail::RequestState {
   ucp_request_param_t begin(UcxPipe& pipe, Kind kind, std::size_t size, Tag tag);
   // Progresses until the transport is done with the buffer (cancelling a receive first).
   void finish_with_transport(const detail::Deadline& deadline) noexcept;
+  // A receive that UCX had matched when its link failed cannot be cancelled, and its sender
+  // has died or closed, so it would never finish. After a grace for what is still in the
+  // transport's queues, it is given up: it fails with the link's error while UCX keeps the
+  // operation (its callback frees it, should it ever come). True if it was given up.
+  bool abandon_if_stuck() noexcept;
   void after_post(ucs_status_ptr_t result);
   [[noreturn]] void throw_failure();
   // `cause` (an edge's failure) restated for this operation.
