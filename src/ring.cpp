@@ -43,7 +43,8 @@ class HostedRendezvous {
                 rendezvous::ServerConfig{
                     options.world_size, options.job_id,
                     static_cast<std::uint8_t>(options.comm_device), RINGPIPE_VERSION,
-                    std::min(options.rendezvous_timeout, std::chrono::milliseconds(10000))}),
+                    std::min(options.rendezvous_timeout, std::chrono::milliseconds(10000)),
+                    options.token}),
         thread_([this, deadline] {
           try {
             server_.run(deadline, stop_);
@@ -171,7 +172,7 @@ RingImpl::RingImpl(const Options& options)
     log(LogLevel::Info, "hosting the rendezvous on port " + std::to_string(port));
   }
 
-  rendezvous::RendezvousClient client(options.head, port, deadline);
+  rendezvous::RendezvousClient client(options.head, port, deadline, options.token);
   if (options.world_size > 1) {
     // Listens where the head was reached from: the address neighbours can reach too.
     monitor_ = std::make_unique<liveness::Monitor>(
