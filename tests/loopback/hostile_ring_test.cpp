@@ -3,7 +3,8 @@
 // rank has finished: garbage, wrong magic and version, oversized lengths, truncated frames,
 // silent and dribbling connections, bursts, and well-formed Hellos the head must refuse (other
 // job, rank out of range, other world size). No client claims a free rank of the right job:
-// without authentication that would legitimately take the slot.
+// this ring runs without a token, where such a claim would legitimately take the slot (with a
+// token it cannot; see ring_auth_test.cpp).
 #include <ringpipe/ring.hpp>
 
 #include "multiproc.hpp"
