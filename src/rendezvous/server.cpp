@@ -27,6 +27,21 @@ constexpr int kPollCapMs = 100;
 constexpr auto kAcceptPause = std::chrono::milliseconds(100);
 // How long the head keeps trying to deliver a final Error frame to ranks.
 constexpr auto kFarewellTimeout = std::chrono::milliseconds(1000);
+// How long a refused client's connection lingers after its Error frame (see linger), and how
+// long the head waits for refused clients to hang up once the ring has formed.
+constexpr auto kLinger = std::chrono::milliseconds(500);
+constexpr auto kLingerAtEnd = std::chrono::milliseconds(200);
+
+// Reads and drops whatever has arrived; true once the peer has closed (or the socket failed).
+bool discard_input(int fd) {
+  std::byte chunk[4096];
+  while (true) {
+    const ssize_t n = ::recv(fd, chunk, sizeof chunk, MSG_DONTWAIT);
+    if (n > 0) continue;
+    if (n < 0 && errno == EINTR) continue;
+    return !(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+  }
+}
 
 // Once per process: a program that forms many rings would otherwise repeat it for each.
 void warn_open_rendezvous(const std::string& address) {
@@ -51,8 +66,10 @@ struct RendezvousServer::Connection {
   bool authenticated = false;  // its proof checked out (or neither side has a token)
   int rank = -1;               // set once its Hello was accepted
   bool ready = false;
-  bool closing = false;  // drop once `out` is flushed
-  bool dead = false;     // drop now
+  bool closing = false;    // refused: linger once `out` is flushed
+  bool lingering = false;  // write side shut, input dropped until the client hangs up
+  detail::Clock::time_point linger_until;
+  bool dead = false;  // drop now
 };
 
 RendezvousServer::RendezvousServer(Socket listener, ServerConfig config)
@@ -111,7 +128,7 @@ void RendezvousServer::run(const detail::Deadline& deadline, const std::atomic<b
                             std::chrono::duration<double>(config_.hello_timeout).count()));
         connection.dead = true;
       }
-      if (connection.closing && connection.out.empty()) connection.dead = true;
+      if (connection.closing && connection.out.empty()) linger(connection, now);
     }
     if (fds[0].revents & POLLIN) accept_all();
 
@@ -137,6 +154,7 @@ void RendezvousServer::run(const detail::Deadline& deadline, const std::atomic<b
         send_all(connection->socket.fd(), go, detail::Deadline(kFarewellTimeout),
                  "rank " + std::to_string(connection->rank));
       }
+      turn_away_latecomers();
       return;
     }
   }
@@ -181,7 +199,24 @@ void RendezvousServer::accept_all() {
   }
 }
 
+// A refused client's Error frame is followed by a lingering close: the head shuts its write
+// side (FIN after the frame) and drops what the client still sends until it hangs up. Closing
+// with unread input at once would reset the connection, which can destroy the frame before the
+// client reads it.
+void RendezvousServer::linger(Connection& connection, detail::Clock::time_point now) {
+  if (!connection.lingering) {
+    ::shutdown(connection.socket.fd(), SHUT_WR);
+    connection.lingering = true;
+    connection.linger_until = now + kLinger;
+  }
+  if (now >= connection.linger_until) connection.dead = true;
+}
+
 void RendezvousServer::read_from(Connection& connection) {
+  if (connection.lingering) {
+    if (discard_input(connection.socket.fd())) connection.dead = true;
+    return;
+  }
   std::byte chunk[4096];
   while (!connection.dead && !connection.closing) {
     const ssize_t n = ::recv(connection.socket.fd(), chunk, sizeof chunk, 0);
@@ -392,6 +427,37 @@ void RendezvousServer::broadcast_peers() {
     flush(connection);
   }
   peers_sent_ = true;
+}
+
+// Connections still open when the ring has formed (a duplicate rank whose Hello had not been
+// read yet, a rank of another ring) learn why instead of finding the connection closed.
+void RendezvousServer::turn_away_latecomers() {
+  const std::vector<std::byte> frame =
+      encode(ErrorReply{static_cast<std::uint16_t>(Errc::InvalidArgument),
+                        "every one of the " + std::to_string(config_.world_size) +
+                            " ranks already joined, and the ring formed without this " +
+                            "connection (a duplicate rank, or a rank of another ring?)"});
+  const detail::Deadline deadline(kFarewellTimeout);
+  std::vector<pollfd> latecomers;
+  for (const auto& connection : connections_) {
+    if (connection->rank >= 0 || connection->dead) continue;
+    connection->out.insert(connection->out.end(), frame.begin(), frame.end());
+    try {
+      send_all(connection->socket.fd(), connection->out, deadline, connection->remote);
+      ::shutdown(connection->socket.fd(), SHUT_WR);
+      latecomers.push_back({connection->socket.fd(), POLLIN, 0});
+    } catch (const Error&) {
+      // Best effort: the client has its own deadline.
+    }
+  }
+  // As in linger(): wait briefly for them to hang up, so closing resets none of them.
+  const detail::Deadline lingering(kLingerAtEnd);
+  while (!latecomers.empty() && !lingering.expired()) {
+    if (::poll(latecomers.data(), latecomers.size(), lingering.remaining_ms()) <= 0) break;
+    std::erase_if(latecomers, [](const pollfd& entry) {
+      return entry.revents != 0 && discard_input(entry.fd);
+    });
+  }
 }
 
 void RendezvousServer::abort_all(Errc code, const std::string& message) {

@@ -63,6 +63,8 @@ class RendezvousServer {
   void abandon(Connection& connection);
   void flush(Connection& connection);
   void broadcast_peers();
+  void turn_away_latecomers();
+  void linger(Connection& connection, detail::Clock::time_point now);
   void abort_all(Errc code, const std::string& message);
   // "ranks 2, 5" still awaited, plus any that gave up waiting.
   [[nodiscard]] std::string missing_ranks() const;
