@@ -204,9 +204,13 @@ bool Monitor::send(Connection& connection, const Frame& frame) noexcept {
     n = ::send(connection.socket.fd(), bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
   } while (n < 0 && errno == EINTR);
   if (n == static_cast<ssize_t>(bytes.size())) return true;
-  // A full send buffer means the neighbour has not read for a long time; a partial frame would
-  // corrupt the stream. Either way the connection is over, and the neighbour's silence is
-  // judged by the stall timeout.
+  // A full send buffer means the neighbour has not read for a long time (or stall detection is
+  // off); a partial frame would corrupt the stream. Either way the connection is over.
+  if (connection.open && !connection.closing_seen && !stopping_.load()) {
+    post(Event{Event::Kind::Lost, connection.rank, connection.rank, Reason::Died,
+               n < 0 ? std::string("its liveness connection failed (") + std::strerror(errno) + ")"
+                     : "its liveness connection stopped taking data"});
+  }
   end(connection);
   return false;
 }
