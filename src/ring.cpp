@@ -328,10 +328,17 @@ void RingImpl::apply_link_events() {
       const char* what = notice.reason == liveness::Reason::Aborted   ? "aborted the ring"
                          : notice.reason == liveness::Reason::Stalled ? "stalled"
                                                                       : "died or lost its link";
-      break_ring(notice.origin, notice.reason,
-                 Error(Errc::PeerFailed, "rank " + std::to_string(notice.origin) + " " + what +
-                                             ", so the ring is broken (told by " + teller + ")"),
-                 notice.neighbour);
+      const std::string message = "rank " + std::to_string(notice.origin) + " " + what +
+                                  ", so the ring is broken (told by " + teller + ")";
+      // The news may come round the ring before this rank's own verdict on a neighbour that
+      // stalled: its edges still say Stalled, as the verdict would have.
+      for (const auto& link : links_) {
+        if (link->peer == notice.origin && !link->reported &&
+            notice.reason == liveness::Reason::Stalled) {
+          fail_link(*link, Error(Errc::Stalled, message));
+        }
+      }
+      break_ring(notice.origin, notice.reason, Error(Errc::PeerFailed, message), notice.neighbour);
     }
   }
 }

@@ -316,7 +316,11 @@ TEST(Liveness, StoppedRankIsStalledForItsNeighboursAndFailsTheRestOfTheRing) {
         EXPECT_LT(detection, kLiveness + 2.0) << error.what();
         std::printf("rank %d: %s after %.3f s: %s\n", rank,
                     std::string(to_string(error.code())).c_str(), detection, error.what());
-        if (rank == 0) ::kill(static_cast<pid_t>(read_stamp().pid), SIGKILL);
+        if (rank == 0) {
+          // Once the others have had their verdicts too: a kill now would be a death to them.
+          std::this_thread::sleep_for(1s);
+          ::kill(static_cast<pid_t>(read_stamp().pid), SIGKILL);
+        }
       },
       fault_options("stop", "2"));
   print_verdicts(results);
