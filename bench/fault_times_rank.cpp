@@ -2,6 +2,8 @@
 // receiving from its predecessor, and reports its first failed operation to the parent.
 #include "fault_times.hpp"
 
+#include "stamp.hpp"
+
 #include <ringpipe/error.hpp>
 #include <ringpipe/ring.hpp>
 
@@ -50,19 +52,8 @@ Report make_report(int rank, Report::Kind kind, std::string_view what = {}) {
   return report;
 }
 
-// A message carries its sender and round at both ends: a lost, reordered or truncated message
-// is caught without reading every byte.
-void stamp(std::vector<std::uint8_t>& buffer, std::size_t size, std::uint64_t word) {
-  std::memcpy(buffer.data(), &word, sizeof word);
-  std::memcpy(buffer.data() + size - sizeof word, &word, sizeof word);
-}
-
-bool stamped(const std::vector<std::uint8_t>& buffer, std::size_t size, std::uint64_t word) {
-  std::uint64_t head = 0, tail = 0;
-  std::memcpy(&head, buffer.data(), sizeof head);
-  std::memcpy(&tail, buffer.data() + size - sizeof tail, sizeof tail);
-  return head == word && tail == word;
-}
+using ringpipe::tools::stamp;
+using ringpipe::tools::stamped;
 
 std::uint64_t word_of(int sender, std::uint64_t round) {
   return (std::uint64_t{static_cast<std::uint32_t>(sender)} << 40) | round;

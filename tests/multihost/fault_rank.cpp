@@ -7,6 +7,8 @@
 // Exit codes: 0 a failure was reported, 1 wrong data, 2 the ring did not form or usage,
 // 3 no failure. `fault_rank --clock` prints CLOCK_MONOTONIC in ns, so a script can time a fault
 // on the clock the ranks use.
+#include "stamp.hpp"
+
 #include <ringpipe/error.hpp>
 #include <ringpipe/ring.hpp>
 
@@ -36,19 +38,8 @@ void say(const std::string& line) {
   std::fflush(stdout);
 }
 
-// A message carries its sender and round at both ends, so a lost, reordered or truncated
-// message is caught without checking every byte of a large one.
-void stamp(std::vector<std::uint8_t>& buffer, std::size_t size, std::uint64_t word) {
-  std::memcpy(buffer.data(), &word, sizeof word);
-  std::memcpy(buffer.data() + size - sizeof word, &word, sizeof word);
-}
-
-bool stamped(const std::vector<std::uint8_t>& buffer, std::size_t size, std::uint64_t word) {
-  std::uint64_t head = 0, tail = 0;
-  std::memcpy(&head, buffer.data(), sizeof head);
-  std::memcpy(&tail, buffer.data() + size - sizeof tail, sizeof tail);
-  return head == word && tail == word;
-}
+using ringpipe::tools::stamp;
+using ringpipe::tools::stamped;
 
 struct Args {
   std::size_t size = 4 << 20;

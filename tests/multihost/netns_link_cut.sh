@@ -13,47 +13,8 @@ max_detect_ms=8000  # liveness timeout + margin
 rank_bound_s=45     # a rank still running then has hung
 cut_rank=1          # its host loses its link; ranks 0 and 2 are its neighbours
 
-if [ "$(id -u)" -ne 0 ] || ! ip netns list >/dev/null 2>&1; then
-  echo "SKIP: needs root and ip netns"; exit 77
-fi
-
-tag="rc$$"
-switch="${tag}sw"
-hosts=("${tag}h0" "${tag}h1" "${tag}h2")
-subnet="10.214.$(( $$ % 200 + 20 ))"
-logs=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
-  for ns in "${hosts[@]}" "$switch"; do ip netns pids "$ns" 2>/dev/null | xargs -r kill -9; done
-  for ns in "${hosts[@]}" "$switch"; do
-    ip netns del "$ns" 2>/dev/null || true
-    rm -rf "/etc/netns/$ns"
-  done
-  rm -rf "$logs"
-}
-trap cleanup EXIT
-trap 'exit 143' INT TERM HUP  # run the cleanup when meson's timeout stops us
-
-if ! ip netns add "$switch" 2>/dev/null; then
-  echo "SKIP: cannot create network namespaces here"; exit 77
-fi
-ip -n "$switch" link add br0 type bridge
-ip -n "$switch" link set br0 up
-for i in 0 1 2; do
-  ns=${hosts[$i]}
-  ip netns add "$ns"
-  ip link add "${tag}e$i" type veth peer name "${tag}p$i"
-  ip link set "${tag}e$i" netns "$ns"
-  ip link set "${tag}p$i" netns "$switch"
-  ip -n "$switch" link set "${tag}p$i" master br0 up
-  ip -n "$ns" link set lo up
-  ip -n "$ns" link set "${tag}e$i" name data0
-  ip -n "$ns" addr add "$subnet.$((i + 1))/24" dev data0
-  ip -n "$ns" link set data0 up
-  mkdir -p "/etc/netns/$ns"
-  printf '127.0.0.1 localhost\n' > "/etc/netns/$ns/hosts"
-done
+source "$(dirname "$0")/simulated_hosts.sh" rc 10.214
+make_hosts
 
 # Namespaces share this kernel's IPC, so UCX would see one host and use shared memory; keep it
 # to TCP so the run behaves as separate hosts do.
