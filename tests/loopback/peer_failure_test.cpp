@@ -293,6 +293,32 @@ TEST(PeerFailure, EveryMessageAcknowledgedBeforeAKillIsDelivered) {
   EXPECT_EQ(results[1].signal, SIGKILL) << test::describe_failures(results);
 }
 
+TEST(PeerFailure, EveryMessageSentBeforeACloseIsDeliveredThenClosed) {
+  // Rank 1 sends while rank 0 is not receiving and closes its ring at once; rank 0 then
+  // finds every message, intact and in order, and only after them Closed.
+  static constexpr int kMessages = 300;
+  static constexpr std::size_t kSize = 2048;
+  test::run_ring(2, [](Ring& ring) {
+    barrier(ring);
+    std::vector<std::uint8_t> buffer(kSize);
+    if (ring.rank() == 1) {
+      for (int i = 0; i < kMessages; ++i) {
+        test::fill_pattern(buffer.data(), kSize, static_cast<std::uint64_t>(i));
+        ring.succ().send(buffer.data(), kSize, 5, 10s);
+      }
+      return;  // the ring closes here
+    }
+    std::this_thread::sleep_for(500ms);  // rank 1 has closed by now
+    for (int i = 0; i < kMessages; ++i) {
+      ASSERT_EQ(ring.pred().recv(buffer.data(), kSize, 5, 10s), kSize) << "message " << i;
+      ASSERT_EQ(test::count_wrong(buffer.data(), kSize, static_cast<std::uint64_t>(i)), 0u)
+          << "message " << i;
+    }
+    test::expect_error(Errc::Closed, "closed its ring",
+                       [&] { ring.pred().recv(buffer.data(), kSize, 5, 10s); });
+  });
+}
+
 TEST(Liveness, StoppedRankIsStalledForItsNeighboursAndFailsTheRestOfTheRing) {
   constexpr double kLiveness = 2.0;
   const auto results = test::spawn_ranks(
