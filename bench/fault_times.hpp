@@ -28,8 +28,6 @@ enum class Fault {
 
 std::string_view to_string(Fault fault);
 std::optional<Fault> parse_fault(std::string_view text);
-// Whether this build's ringpipe::Ring has abort().
-bool ring_abort_available();
 
 inline constexpr int kMaxWorld = 64;
 

@@ -13,17 +13,15 @@ namespace {
 std::string usage() {
   return "Usage: fault_times [--world N] [--victim R] [--runs R] [--liveness-ms MS]\n"
          "                   [--op-timeout-ms MS] [--warmup-ms MS] [--size BYTES]\n"
-         "                   [--scenarios kill,stop,close" +
-         std::string(ring_abort_available() ? ",abort" : "") +
-         "] [--json FILE]\n"
+         "                   [--scenarios kill,stop,close,abort] [--json FILE]\n"
          "\n"
          "Forks a ring of N ranks on 127.0.0.1; every rank streams messages to its successor.\n"
          "Per run, one fault hits the victim rank; each survivor reports the code and time of\n"
          "its first failed operation. Prints, per scenario, the median and worst detection time\n"
          "of the victim's neighbours, of the farthest rank and of the whole ring, and the codes.\n"
          "  kill   SIGKILL               stop   SIGSTOP (killed after the run)\n"
-         "  close  the victim destroys its Ring (orderly)\n" +
-         std::string(ring_abort_available() ? "  abort  the victim calls Ring::abort()\n" : "") +
+         "  close  the victim destroys its Ring (orderly)\n"
+         "  abort  the victim calls Ring::abort()\n"
          "Survivors keep their failed rings until the run ends, so a rank that the library does\n"
          "not tell ends at the operation timeout (--op-timeout-ms, default 10000) with Timeout.\n"
          "Defaults: --world 4 --victim 1 --runs 5 --liveness-ms 2000 --warmup-ms 300 --size 1M\n"
@@ -47,7 +45,7 @@ bool parse_faults(std::string_view text, std::vector<Fault>& out) {
   while (!text.empty()) {
     const auto comma = text.find(',');
     const std::optional<Fault> fault = parse_fault(text.substr(0, comma));
-    if (!fault || (*fault == Fault::Abort && !ring_abort_available())) return false;
+    if (!fault) return false;
     out.push_back(*fault);
     if (comma == std::string_view::npos) break;
     text.remove_prefix(comma + 1);

@@ -22,17 +22,6 @@
 namespace fault_times {
 namespace {
 
-template <typename R>
-concept Abortable = requires(R& ring) {
-  ring.abort();
-};
-
-// Instantiated only with ringpipe::Ring; compiles whether or not the library has abort().
-template <typename R>
-void abort_ring(R& ring) {
-  if constexpr (Abortable<R>) ring.abort();
-}
-
 constexpr int kReadyRounds = 3;
 // A rank left waiting after its report is killed by the parent; this only bounds an orphan.
 constexpr auto kOrphanLimit = std::chrono::seconds(60);
@@ -48,7 +37,7 @@ Report make_report(int rank, Report::Kind kind, std::string_view what = {}) {
   report.kind = kind;
   report.time_ns = monotonic_ns();
   const std::size_t length = std::min(what.size(), report.what.size() - 1);
-  std::memcpy(report.what.data(), what.data(), length);
+  if (length > 0) std::memcpy(report.what.data(), what.data(), length);
   return report;
 }
 
@@ -106,7 +95,7 @@ ringpipe::Options options_of(const RankPlan& plan) {
       // Between rounds, with nothing pending: the close is orderly.
       send_report(plan.report_fd, make_report(rank, Report::Faulted));
       if (plan.fault == Fault::Abort) {
-        abort_ring(*ring);
+        ring->abort();
       } else {
         ring.reset();
       }
@@ -165,7 +154,5 @@ std::int64_t monotonic_ns() {
   ::clock_gettime(CLOCK_MONOTONIC, &now);
   return std::int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
 }
-
-bool ring_abort_available() { return Abortable<ringpipe::Ring>; }
 
 }  // namespace fault_times
