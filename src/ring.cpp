@@ -140,6 +140,20 @@ class RingImpl {
 
 namespace {
 
+bool is_loopback(const std::string& host) {
+  return host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1" ||
+         host.rfind("::ffff:127.", 0) == 0;
+}
+
+// Neighbours reach this rank's liveness listener at the address it reached the head from. A
+// loopback address there is only right when the head itself was named as loopback (a ring on
+// one host); otherwise (a host name that /etc/hosts maps to 127.0.1.1 on rank 0's own host)
+// other hosts could not use it, and the host's name is what they can resolve.
+std::string advertised_liveness_host(const std::string& head, const std::string& local) {
+  if (!is_loopback(local) || is_loopback(head)) return local;
+  return rendezvous::host_name();
+}
+
 // Checked before any transport is touched, so a bad request costs nothing.
 const Options& checked(const Options& options) {
   options.validate();
@@ -173,10 +187,15 @@ RingImpl::RingImpl(const Options& options)
   }
 
   rendezvous::RendezvousClient client(options.head, port, deadline, options.token);
+  std::string liveness_host;
   if (options.world_size > 1) {
-    // Listens where the head was reached from: the address neighbours can reach too.
-    monitor_ = std::make_unique<liveness::Monitor>(
-        client.local_host(), options.rank, options.liveness_timeout, [this] { worker_.wake(); });
+    liveness_host = advertised_liveness_host(options.head, client.local_host());
+    // Every interface: neighbours may reach this host by another address than the one it
+    // advertises (its name); only ranks that know the ring's secret are kept.
+    const bool ipv6 = client.local_host().find(':') != std::string::npos;
+    monitor_ =
+        std::make_unique<liveness::Monitor>(ipv6 ? "::" : "0.0.0.0", options.rank,
+                                            options.liveness_timeout, [this] { worker_.wake(); });
   }
   rendezvous::Hello hello;
   hello.library_version = RINGPIPE_VERSION;
@@ -190,7 +209,7 @@ RingImpl::RingImpl(const Options& options)
   hello.gpu_identity = device_.uuid;
   hello.address = worker_.address();
   if (monitor_) {
-    hello.liveness_host = client.local_host();
+    hello.liveness_host = liveness_host;
     hello.liveness_port = monitor_->port();
   }
   try {
@@ -281,6 +300,16 @@ void RingImpl::apply_link_events() {
     drain_arrivals();
     for (const liveness::Event& event : monitor_->take_events()) note(event);
   }
+  // A rank that was stopped learns first that its neighbours declared it stalled: its view of
+  // them (connections ended while it slept) must not be taken for their failure.
+  if (notice_ && notice_->origin == options_.rank && !ring_broken_) {
+    break_ring(options_.rank, liveness::Reason::Stalled,
+               Error(Errc::Stalled, "rank " + std::to_string(notice_->neighbour) +
+                                        " declared this rank stalled (it showed no sign of life "
+                                        "for the neighbour's liveness timeout); the ring is "
+                                        "broken"),
+               notice_->neighbour);
+  }
   for (const auto& link : links_) {
     if (link->reported || !(link->goodbye_received || link->lost || link->endpoint->failed())) {
       continue;
@@ -317,29 +346,21 @@ void RingImpl::apply_link_events() {
   }
   if (notice_ && !ring_broken_) {
     const liveness::Event& notice = *notice_;
-    const std::string teller = "rank " + std::to_string(notice.neighbour);
-    if (notice.origin == options_.rank) {
-      break_ring(notice.origin, notice.reason,
-                 Error(Errc::Stalled, teller + " declared this rank stalled (it showed no sign " +
-                                          "of life for the neighbour's liveness timeout); the " +
-                                          "ring is broken"),
-                 notice.neighbour);
-    } else {
-      const char* what = notice.reason == liveness::Reason::Aborted   ? "aborted the ring"
-                         : notice.reason == liveness::Reason::Stalled ? "stalled"
-                                                                      : "died or lost its link";
-      const std::string message = "rank " + std::to_string(notice.origin) + " " + what +
-                                  ", so the ring is broken (told by " + teller + ")";
-      // The news may come round the ring before this rank's own verdict on a neighbour that
-      // stalled: its edges still say Stalled, as the verdict would have.
-      for (const auto& link : links_) {
-        if (link->peer == notice.origin && !link->reported &&
-            notice.reason == liveness::Reason::Stalled) {
-          fail_link(*link, Error(Errc::Stalled, message));
-        }
+    const char* what = notice.reason == liveness::Reason::Aborted   ? "aborted the ring"
+                       : notice.reason == liveness::Reason::Stalled ? "stalled"
+                                                                    : "died or lost its link";
+    const std::string message = "rank " + std::to_string(notice.origin) + " " + what +
+                                ", so the ring is broken (told by rank " +
+                                std::to_string(notice.neighbour) + ")";
+    // The news may come round the ring before this rank's own verdict on a neighbour that
+    // stalled: its edges still say Stalled, as the verdict would have.
+    for (const auto& link : links_) {
+      if (link->peer == notice.origin && !link->reported &&
+          notice.reason == liveness::Reason::Stalled) {
+        fail_link(*link, Error(Errc::Stalled, message));
       }
-      break_ring(notice.origin, notice.reason, Error(Errc::PeerFailed, message), notice.neighbour);
     }
+    break_ring(notice.origin, notice.reason, Error(Errc::PeerFailed, message), notice.neighbour);
   }
 }
 

@@ -30,6 +30,8 @@ constexpr milliseconds kSlowestBeat{1000};
 constexpr milliseconds kFastestBeat{10};
 // A connection that does not introduce itself within this long is dropped (another may follow).
 constexpr milliseconds kHelloTimeout{1000};
+// On close, how long to wait for each neighbour to end its side after reading the Closing.
+constexpr milliseconds kCloseLinger{200};
 
 std::string rank_name(int rank) { return "rank " + std::to_string(rank); }
 
@@ -185,7 +187,9 @@ void Monitor::close() noexcept {
   {
     std::lock_guard lock(io_mutex_);
     for (Connection& connection : connections_) {
-      if (connection.open) send(connection, Frame{FrameType::Closing, Reason{}, 0});
+      if (!connection.open) continue;
+      send(connection, Frame{FrameType::Closing, Reason{}, 0});
+      shut_writes(connection);
     }
   }
   const std::uint64_t one = 1;
@@ -193,11 +197,38 @@ void Monitor::close() noexcept {
     // The thread still stops within one beat interval.
   }
   if (thread_.joinable()) thread_.join();
+  // A neighbour that reads the Closing ends its side too; wait briefly for that, reading what
+  // still comes, so neither end closes with unread input.
   std::lock_guard lock(io_mutex_);
+  const detail::Deadline linger(kCloseLinger);
+  while (!linger.expired()) {
+    std::vector<pollfd> fds;
+    for (const Connection& connection : connections_) {
+      if (connection.open) fds.push_back({connection.socket.fd(), POLLIN, 0});
+    }
+    if (fds.empty() || ::poll(fds.data(), fds.size(), linger.remaining_ms()) <= 0) break;
+    for (Connection& connection : connections_) {
+      if (!connection.open) continue;
+      std::array<std::byte, 256> buffer{};
+      ssize_t n;
+      while ((n = ::recv(connection.socket.fd(), buffer.data(), buffer.size(), MSG_DONTWAIT)) > 0) {
+      }
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        end(connection);
+      }
+    }
+  }
   for (Connection& connection : connections_) end(connection);
 }
 
+void Monitor::shut_writes(Connection& connection) noexcept {
+  if (!connection.open || connection.write_shut) return;
+  connection.write_shut = true;
+  ::shutdown(connection.socket.fd(), SHUT_WR);
+}
+
 bool Monitor::send(Connection& connection, const Frame& frame) noexcept {
+  if (!connection.open || connection.write_shut) return false;
   const auto bytes = encode(frame);
   ssize_t n;
   do {
@@ -206,7 +237,7 @@ bool Monitor::send(Connection& connection, const Frame& frame) noexcept {
   if (n == static_cast<ssize_t>(bytes.size())) return true;
   // A full send buffer means the neighbour has not read for a long time (or stall detection is
   // off); a partial frame would corrupt the stream. Either way the connection is over.
-  if (connection.open && !connection.closing_seen && !stopping_.load()) {
+  if (!connection.end_expected && !stopping_.load()) {
     post(Event{Event::Kind::Lost, connection.rank, connection.rank, Reason::Died,
                n < 0 ? std::string("its liveness connection failed (") + std::strerror(errno) + ")"
                      : "its liveness connection stopped taking data"});
@@ -246,8 +277,8 @@ void Monitor::run() {
     std::lock_guard lock(io_mutex_);
     // Read before judging: after this process was itself stopped, its neighbours' beats wait in
     // the socket buffers and must count before any silence does.
-    for (std::size_t i = 0; i < polled.size(); ++i) {
-      if (polled[i]->open && fds[i].revents != 0) read_from(*polled[i], now);
+    for (Connection* connection : polled) {
+      if (connection->open) read_from(*connection, now);
     }
     for (Connection& connection : connections_) judge(connection, now);
     if (now >= next_beat) {
@@ -268,14 +299,14 @@ void Monitor::read_from(Connection& connection, Clock::time_point now) {
     if (n <= 0) {
       const std::string how =
           n == 0 ? "closed" : std::string("failed (") + std::strerror(errno) + ")";
-      if (!connection.closing_seen) {
+      if (!connection.end_expected) {
         post(Event{Event::Kind::Lost, connection.rank, connection.rank, Reason::Died,
                    "its liveness connection " + how + " without a goodbye"});
       }
       end(connection);
       return;
     }
-    connection.last_heard = now;
+    if (!connection.judged) connection.last_heard = now;
     for (ssize_t i = 0; i < n; ++i) {
       connection.partial[connection.partial_size++] = buffer[static_cast<std::size_t>(i)];
       if (connection.partial_size < kFrameSize) continue;
@@ -287,8 +318,13 @@ void Monitor::read_from(Connection& connection, Clock::time_point now) {
         end(connection);
         return;
       }
-      if (frame->type == FrameType::Closing) connection.closing_seen = true;
-      if (frame->type == FrameType::Notice) {
+      if (frame->type == FrameType::Closing) {
+        connection.closing_seen = true;
+        connection.end_expected = true;
+        shut_writes(connection);  // so that the closing neighbour sees this end, unreset
+      }
+      if (frame->type == FrameType::Notice && !connection.judged) {
+        connection.end_expected = true;  // the notice says why the connection will end
         post(Event{Event::Kind::Notice, connection.rank, static_cast<int>(frame->origin),
                    frame->reason, ""});
       }
@@ -297,13 +333,19 @@ void Monitor::read_from(Connection& connection, Clock::time_point now) {
 }
 
 void Monitor::judge(Connection& connection, Clock::time_point now) {
-  if (!connection.open || connection.closing_seen || stall_timeout_.count() <= 0) return;
+  if (!connection.open || connection.closing_seen || connection.judged ||
+      stall_timeout_.count() <= 0) {
+    return;
+  }
   if (now - connection.last_heard < stall_timeout_) return;
   post(Event{Event::Kind::Stalled, connection.rank, connection.rank, Reason::Stalled, ""});
-  // Should it wake up, it learns why its ring broke, then finds the connection gone.
+  // Should it wake up, it reads why its ring broke, then the end of the connection. What it
+  // sends meanwhile is read and ignored, so that the end is orderly and the notice not lost.
+  connection.judged = true;
+  connection.end_expected = true;
   send(connection,
        Frame{FrameType::Notice, Reason::Stalled, static_cast<std::uint32_t>(connection.rank)});
-  end(connection);
+  shut_writes(connection);
 }
 
 }  // namespace ringpipe::liveness

@@ -81,7 +81,10 @@ class Monitor {
     std::chrono::milliseconds stall_timeout{0};  // the neighbour's: how often it needs a beat
     std::array<std::byte, kFrameSize> partial{};
     std::size_t partial_size = 0;
-    bool closing_seen = false;
+    bool closing_seen = false;  // the neighbour closes in order: no more judging or writing
+    bool end_expected = false;  // after a Closing or a Notice: its end is no news
+    bool write_shut = false;    // this end sent its last frame
+    bool judged = false;        // declared stalled: its frames no longer count
     bool open = true;
   };
 
@@ -89,6 +92,9 @@ class Monitor {
   void read_from(Connection& connection, detail::Clock::time_point now);
   void judge(Connection& connection, detail::Clock::time_point now);
   void end(Connection& connection) noexcept;
+  // Sends nothing more: the neighbour reads every frame before the end (a close with unread
+  // input would reset the connection, which can destroy frames the neighbour has not read).
+  static void shut_writes(Connection& connection) noexcept;
   // Writes one frame; false (and the connection ends) if it cannot be written whole.
   bool send(Connection& connection, const Frame& frame) noexcept;
   void post(Event event);

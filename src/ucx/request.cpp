@@ -5,6 +5,8 @@
 #include "ucx/pipe.hpp"
 #include "ucx/status.hpp"
 
+#include <algorithm>
+
 namespace ringpipe::ucx {
 namespace {
 
@@ -103,7 +105,10 @@ Error UcxRequest::in_context(const Error& cause) const {
 
 bool UcxRequest::abandon_if_stuck() noexcept {
   if (done_ || kind_ != Kind::Recv || pipe_ == nullptr || !pipe_->failure()) return false;
-  if (detail::Clock::now() - pipe_->failed_at() < kStuckAfterFailure) return false;
+  // The grace runs from the later of the failure and the post, so every receive gets it whole.
+  if (detail::Clock::now() - std::max(pipe_->failed_at(), started_) < kStuckAfterFailure) {
+    return false;
+  }
   done_ = true;
   status_ = UCS_ERR_CANCELED;
   error_ = in_context(*pipe_->failure());

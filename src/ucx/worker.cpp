@@ -53,11 +53,13 @@ Worker::~Worker() {
 }
 
 void Worker::wake() noexcept {
-  woken_.store(true, std::memory_order_release);
+  // The fd first: whoever sees the flag then drains a write that has already happened, so the
+  // fd is never left readable with the flag down (a sleeping wait would then spin).
   const std::uint64_t one = 1;
   if (::write(wake_fd_, &one, sizeof one) < 0) {
     // The counter is saturated: a wake-up is already pending.
   }
+  woken_.store(true, std::memory_order_release);
 }
 
 bool Worker::progress_once() {
@@ -88,6 +90,13 @@ void Worker::wait_for_event(const detail::Deadline& deadline) {
   if (ucp_worker_arm(worker_) == UCS_ERR_BUSY) return;
   pollfd entries[2] = {{event_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
   const int rc = poll(entries, 2, deadline.remaining_ms(kSleepSliceMs));
+  if (rc > 0 && (entries[1].revents & POLLIN) != 0) {
+    std::uint64_t count = 0;
+    if (::read(wake_fd_, &count, sizeof count) < 0) {
+      // Drained meanwhile by progress_once.
+    }
+    hook_pending_ = true;  // whatever the flag says, the waker queued something
+  }
   if (rc < 0 && errno != EINTR) {
     throw Error(Errc::Internal, "waiting on the UCX event fd failed");
   }

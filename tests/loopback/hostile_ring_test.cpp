@@ -296,9 +296,16 @@ class HostileClients {
       const int fd = open(kind);
       if (fd < 0) continue;
       const std::uint32_t rank = i % kWorld;
+      // Authenticated first (this ring has no token), so the Hello reaches the head's checks of
+      // job, rank and world size rather than being refused for coming unannounced.
+      const std::uint64_t job = kind == WrongJob ? job_id_ ^ (1u + i) : job_id_;
+      if (!test::authenticate_raw(fd, job, "", 300ms)) {
+        ::close(fd);
+        continue;
+      }
       switch (kind) {
         case WrongJob:
-          send_quietly(fd, rendezvous::encode(hello(kWorld, rank, job_id_ ^ (1u + i))));
+          send_quietly(fd, rendezvous::encode(hello(kWorld, rank, job)));
           break;
         case RankOutOfRange:
           send_quietly(

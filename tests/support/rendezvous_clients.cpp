@@ -246,9 +246,10 @@ std::optional<rendezvous::ErrorReply> read_error_reply(int fd) {
   }
 }
 
-bool authenticate_raw(int fd, std::uint64_t job_id, const std::string& token) {
+bool authenticate_raw(int fd, std::uint64_t job_id, const std::string& token,
+                      std::chrono::milliseconds timeout) {
   using namespace rendezvous;
-  const std::optional<RawFrame> challenge_frame = read_frame_raw(fd, 10s);
+  const std::optional<RawFrame> challenge_frame = read_frame_raw(fd, timeout);
   if (!challenge_frame || challenge_frame->type != FrameType::AuthChallenge) return false;
   try {
     const AuthChallenge challenge = decode_auth_challenge(challenge_frame->payload);
@@ -257,7 +258,7 @@ bool authenticate_raw(int fd, std::uint64_t job_id, const std::string& token) {
       response.proof = rank_proof(token, challenge.head_nonce, response.rank_nonce, job_id);
     }
     if (!send_raw(fd, encode(response))) return false;
-    const std::optional<RawFrame> answer = read_frame_raw(fd, 10s);
+    const std::optional<RawFrame> answer = read_frame_raw(fd, timeout);
     if (!answer || answer->type != FrameType::AuthProof) return false;
     const AuthProof proof = decode_auth_proof(answer->payload);
     return token.empty() || same_proof(proof.proof, head_proof(token, challenge.head_nonce,

@@ -90,8 +90,9 @@ rendezvous::Hello plausible_hello(std::uint32_t rank);
 
 // Answers the head's challenge on a raw connection as a rank with `token` ("" = none) of job
 // `job_id` would. True once the head sent its proof (checked when both sides have a token);
-// false if it answered otherwise (an Error frame) or not within 10 s.
-bool authenticate_raw(int fd, std::uint64_t job_id, const std::string& token);
+// false if it answered otherwise (an Error frame) or not within `timeout` per frame.
+bool authenticate_raw(int fd, std::uint64_t job_id, const std::string& token,
+                      std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 // Reads one whole frame within `timeout`; nullopt on a malformed frame, EOF or timeout.
 struct RawFrame {
