@@ -611,8 +611,10 @@ int DevicePipe::acquire_event_slot() {
     }
   }
   EventSlot slot;
-  check(cudaEventCreateWithFlags(&slot.event, cudaEventDisableTiming | cudaEventInterprocess),
-        "cannot create a CUDA IPC event");
+  // Interprocess events cost ~1.5 us more to record and to wait on (H200): only when shared.
+  const unsigned flags =
+      cudaEventDisableTiming | (same_process() ? 0u : static_cast<unsigned>(cudaEventInterprocess));
+  check(cudaEventCreateWithFlags(&slot.event, flags), "cannot create a CUDA event");
   if (!same_process()) {
     const cudaError_t status = cudaIpcGetEventHandle(&slot.handle, slot.event);
     if (status != cudaSuccess) {
