@@ -124,6 +124,9 @@ class RingImpl {
   void connect_gpu(const rendezvous::Peers& peers, const Deadline& deadline);
   void post_goodbye_receive(Link& link);
   void apply_link_events();
+  void apply_notice();
+  [[nodiscard]] static std::string describe_peer(const Link& link);
+  [[nodiscard]] static Error neighbour_cause(const Link& link);
   void drain_arrivals();
   void note(const liveness::Event& event);
   // Fails every edge not failed yet with `cause` and tells the neighbours (but `told_by`)
@@ -302,14 +305,7 @@ void RingImpl::apply_link_events() {
   }
   // A rank that was stopped learns first that its neighbours declared it stalled: its view of
   // them (connections ended while it slept) must not be taken for their failure.
-  if (notice_ && notice_->origin == options_.rank && !ring_broken_) {
-    break_ring(options_.rank, liveness::Reason::Stalled,
-               Error(Errc::Stalled, "rank " + std::to_string(notice_->neighbour) +
-                                        " declared this rank stalled (it showed no sign of life "
-                                        "for the neighbour's liveness timeout); the ring is "
-                                        "broken"),
-               notice_->neighbour);
-  }
+  if (notice_ && notice_->origin == options_.rank) apply_notice();
   for (const auto& link : links_) {
     if (link->reported || !(link->goodbye_received || link->lost || link->endpoint->failed())) {
       continue;
@@ -317,51 +313,69 @@ void RingImpl::apply_link_events() {
     // An edge of this link that failed first (a timed-out send closes the endpoint) is the
     // cause; the link's other edge fails with the same error. That is this rank's own
     // failure, not the neighbour's: the ring is not broken by it.
-    std::optional<Error> cause;
     for (ucx::UcxPipe* pipe : {pred_.get(), succ_.get()}) {
       if (pipe != nullptr && pipe->peer() == link->peer && pipe->failure()) {
-        cause = *pipe->failure();
+        fail_link(*link, *pipe->failure());
+        break;
       }
     }
-    const bool local = cause.has_value();
-    const std::string who = "rank " + std::to_string(link->peer) + " (" + link->host + ")";
-    if (!cause && link->goodbye_received) {
-      cause = Error(Errc::Closed,
-                    who + " closed its ring; nothing more can be sent to or received from it");
-    } else if (!cause && link->lost) {
-      cause = *link->lost;
-    } else if (!cause) {
-      cause =
-          Error(Errc::PeerFailed,
-                who + " failed or became unreachable: " + ucx::describe(link->endpoint->failure()));
-    }
-    fail_link(*link, *cause);
-    if (!local && cause->code() != Errc::Closed) {
+    if (link->reported) continue;
+    const Error cause = neighbour_cause(*link);
+    fail_link(*link, cause);
+    if (cause.code() != Errc::Closed) {
       const auto reason =
-          cause->code() == Errc::Stalled ? liveness::Reason::Stalled : liveness::Reason::Died;
+          cause.code() == Errc::Stalled ? liveness::Reason::Stalled : liveness::Reason::Died;
       break_ring(link->peer, reason,
-                 Error(Errc::PeerFailed, "the ring is broken: " + std::string(cause->message())),
+                 Error(Errc::PeerFailed, "the ring is broken: " + std::string(cause.message())),
                  link->peer);
     }
   }
-  if (notice_ && !ring_broken_) {
-    const liveness::Event& notice = *notice_;
-    const char* what = notice.reason == liveness::Reason::Aborted   ? "aborted the ring"
-                       : notice.reason == liveness::Reason::Stalled ? "stalled"
-                                                                    : "died or lost its link";
-    const std::string message = "rank " + std::to_string(notice.origin) + " " + what +
-                                ", so the ring is broken (told by rank " +
-                                std::to_string(notice.neighbour) + ")";
-    // The news may come round the ring before this rank's own verdict on a neighbour that
-    // stalled: its edges still say Stalled, as the verdict would have.
-    for (const auto& link : links_) {
-      if (link->peer == notice.origin && !link->reported &&
-          notice.reason == liveness::Reason::Stalled) {
-        fail_link(*link, Error(Errc::Stalled, message));
-      }
-    }
-    break_ring(notice.origin, notice.reason, Error(Errc::PeerFailed, message), notice.neighbour);
+  if (notice_) apply_notice();
+}
+
+std::string RingImpl::describe_peer(const Link& link) {
+  return "rank " + std::to_string(link.peer) + " (" + link.host + ")";
+}
+
+// Why a link ended when this rank did not end it: a goodbye, the liveness verdict, or UCX.
+Error RingImpl::neighbour_cause(const Link& link) {
+  if (link.goodbye_received) {
+    return Error(Errc::Closed, describe_peer(link) +
+                                   " closed its ring; nothing more can be sent to or received "
+                                   "from it");
   }
+  if (link.lost) return *link.lost;
+  return Error(Errc::PeerFailed, describe_peer(link) + " failed or became unreachable: " +
+                                     ucx::describe(link.endpoint->failure()));
+}
+
+// A neighbour's notice: the ring is broken elsewhere (or this rank was declared stalled).
+void RingImpl::apply_notice() {
+  if (ring_broken_) return;
+  const liveness::Event& notice = *notice_;
+  const std::string teller = "rank " + std::to_string(notice.neighbour);
+  if (notice.origin == options_.rank) {
+    break_ring(options_.rank, liveness::Reason::Stalled,
+               Error(Errc::Stalled, teller + " declared this rank stalled (it showed no sign of "
+                                             "life for the neighbour's liveness timeout); the "
+                                             "ring is broken"),
+               notice.neighbour);
+    return;
+  }
+  const char* what = notice.reason == liveness::Reason::Aborted   ? "aborted the ring"
+                     : notice.reason == liveness::Reason::Stalled ? "stalled"
+                                                                  : "died or lost its link";
+  const std::string message = "rank " + std::to_string(notice.origin) + " " + what +
+                              ", so the ring is broken (told by " + teller + ")";
+  // The news may come round the ring before this rank's own verdict on a neighbour that
+  // stalled: its edges still say Stalled, as the verdict would have.
+  for (const auto& link : links_) {
+    if (link->peer == notice.origin && !link->reported &&
+        notice.reason == liveness::Reason::Stalled) {
+      fail_link(*link, Error(Errc::Stalled, message));
+    }
+  }
+  break_ring(notice.origin, notice.reason, Error(Errc::PeerFailed, message), notice.neighbour);
 }
 
 // The liveness connection reports a death within milliseconds, sooner than the transport
@@ -384,7 +398,7 @@ void RingImpl::note(const liveness::Event& event) {
   }
   Link& link = link_to(event.neighbour);
   if (link.lost) return;
-  const std::string who = "rank " + std::to_string(link.peer) + " (" + link.host + ")";
+  const std::string who = describe_peer(link);
   if (event.kind == Kind::Stalled) {
     link.lost = Error(Errc::Stalled, who + " showed no sign of life for " +
                                          format_seconds(options_.liveness_timeout.count() / 1e3) +
@@ -416,7 +430,6 @@ void RingImpl::break_ring(int origin, liveness::Reason reason, const Error& caus
 }
 
 void RingImpl::abort() {
-  if (ring_broken_) return;
   break_ring(options_.rank, liveness::Reason::Aborted,
              Error(Errc::Closed, "this rank aborted the ring"), /*told_by=*/-1);
 }

@@ -62,15 +62,19 @@ void Worker::wake() noexcept {
   woken_.store(true, std::memory_order_release);
 }
 
+void Worker::take_wake_up() noexcept {
+  std::uint64_t count = 0;
+  if (::read(wake_fd_, &count, sizeof count) < 0) {
+    // Already drained by the other reader of the fd.
+  }
+  hook_pending_ = true;
+}
+
 bool Worker::progress_once() {
   bool did_work = ucp_worker_progress(worker_) != 0;
   // One relaxed load per poll; the exchange only when another thread has woken us.
   if (woken_.load(std::memory_order_relaxed) && woken_.exchange(false)) {
-    std::uint64_t count = 0;
-    if (::read(wake_fd_, &count, sizeof count) < 0) {
-      // Already drained.
-    }
-    hook_pending_ = true;
+    take_wake_up();
     did_work = true;
   }
   if (hook_pending_) {
@@ -90,13 +94,8 @@ void Worker::wait_for_event(const detail::Deadline& deadline) {
   if (ucp_worker_arm(worker_) == UCS_ERR_BUSY) return;
   pollfd entries[2] = {{event_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
   const int rc = poll(entries, 2, deadline.remaining_ms(kSleepSliceMs));
-  if (rc > 0 && (entries[1].revents & POLLIN) != 0) {
-    std::uint64_t count = 0;
-    if (::read(wake_fd_, &count, sizeof count) < 0) {
-      // Drained meanwhile by progress_once.
-    }
-    hook_pending_ = true;  // whatever the flag says, the waker queued something
-  }
+  // Whatever the flag says, the waker queued something.
+  if (rc > 0 && (entries[1].revents & POLLIN) != 0) take_wake_up();
   if (rc < 0 && errno != EINTR) {
     throw Error(Errc::Internal, "waiting on the UCX event fd failed");
   }

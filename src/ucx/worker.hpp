@@ -97,6 +97,8 @@ class Worker {
 
   // Sleeps on the event fd until the worker has work or the deadline passes.
   void wait_for_event(const detail::Deadline& deadline);
+  // Drains the wake-up fd and schedules the after-progress hook.
+  void take_wake_up() noexcept;
   // Gives the core away while spinning, so oversubscribed ranks still run.
   static void relax() noexcept;
 
