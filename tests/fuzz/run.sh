@@ -21,8 +21,10 @@ fi
 $clang $flags "$source_dir/tests/fuzz/make_corpus.cpp" $sources -o "$work/make_corpus"
 "$work/make_corpus" "$work/corpus"
 # -rss_limit_mb: the decoder allocates at most a frame's bounded fields; more is a finding.
+# Findings (crash-*, leak-*, timeout-*) are kept in the build tree, never in the source tree.
 status=0
 "$work/wire_fuzz" -max_total_time="$seconds" -rss_limit_mb=512 -max_len=70000 \
+  -artifact_prefix="$work/" \
   -error_exitcode=1 -timeout_exitcode=1 \
   -print_final_stats=1 "$work/corpus" >"$work/fuzz.log" 2>&1 || status=$?
 if [ "$status" -ne 0 ]; then cat "$work/fuzz.log"; else tail -n 6 "$work/fuzz.log"; fi
