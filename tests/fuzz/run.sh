@@ -20,6 +20,8 @@ if [ -z "$clang" ] ||
 fi
 $clang $flags "$source_dir/tests/fuzz/make_corpus.cpp" $sources -o "$work/make_corpus"
 "$work/make_corpus" "$work/corpus"
+# Inputs that once crashed the decoder stay in the corpus, so they run first every time.
+cp "$source_dir"/tests/fuzz/regressions/* "$work/corpus/"
 # -rss_limit_mb: the decoder allocates at most a frame's bounded fields; more is a finding.
 # Findings (crash-*, leak-*, timeout-*) are kept in the build tree, never in the source tree.
 status=0
