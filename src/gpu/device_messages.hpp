@@ -3,10 +3,12 @@
 //
 // CUDA IPC:
 //   sender                                   receiver
-//   isend: record event on stream,
-//          Descriptor ------------------->   irecv matches it (edge, direction, tag):
-//                                            wait for the event, copy on its stream,
-//   request completes  <------------------   Reply "copied" once the copy has finished
+//   isend: record event on stream,           irecv: record event on stream
+//          Descriptor ------------------->   matches it (edge, direction, tag); the copies
+//                                            matched in one progress pass are enqueued
+//                                            together on the edge's copy stream, after both
+//                                            events,
+//   request completes  <------------------   Reply "copied" once its copy has finished
 //
 // NCCL (no tags, operations match in order):
 //          Descriptor ------------------->   irecv matches it: ncclRecv enqueued, turn n
@@ -42,7 +44,10 @@ struct Descriptor {
   std::uint64_t pointer = 0;        // SameProcess only
   std::uint64_t event_pointer = 0;  // SameProcess only
   std::uint32_t event_slot = 0;     // the sender's event: the receiver caches it by slot
-  std::uint32_t reserved = 0;
+  // The sender's stream (cudaStreamGetId), when known: of several messages from one stream,
+  // the receiver waits only for the newest one's event.
+  std::uint32_t stream_known = 0;
+  std::uint64_t stream_id = 0;
   cudaIpcMemHandle_t memory{};
   cudaIpcEventHandle_t event{};
 };

@@ -18,6 +18,8 @@ constexpr auto kSettleTimeout = std::chrono::milliseconds(2000);
 // is never reached in steady state, and it bounds what a changing set of buffers costs.
 constexpr std::size_t kMaxMappings = 256;
 constexpr std::size_t kMaxExports = 1024;
+// Stands for the legacy default stream in a Descriptor (CUDA numbers streams from 0 up).
+constexpr std::uint64_t kLegacyStreamId = ~std::uint64_t{0};
 
 }  // namespace
 
@@ -37,6 +39,9 @@ void DeviceRequest::reset() noexcept {
   ready_ = nullptr;
   recorded_ = true;
   waiting_turn_ = false;
+  copy_queued_ = false;
+  copy_source_ = nullptr;
+  source_ready_ = nullptr;
 }
 
 void DeviceRequest::start_send(DevicePipe& pipe, const void* data, std::size_t bytes, Tag tag,
@@ -64,6 +69,16 @@ void DeviceRequest::start_send(DevicePipe& pipe, const void* data, std::size_t b
       if (const cudaError_t status = cudaEventRecord(pipe.event(event_slot_), stream);
           status != cudaSuccess) {
         fail(status, describe_operation() + ": cannot record the send on its stream");
+      }
+      unsigned long long stream_id = 0;
+      if (stream == nullptr) {
+        descriptor_.stream_known = 1;  // the legacy default stream: one per device
+        descriptor_.stream_id = kLegacyStreamId;
+      } else if (cudaStreamGetId(stream, &stream_id) == cudaSuccess) {
+        descriptor_.stream_known = 1;
+        descriptor_.stream_id = stream_id;
+      } else {
+        (void)cudaGetLastError();
       }
       const auto address = reinterpret_cast<std::uintptr_t>(data);
       if (pipe.same_process()) {
@@ -101,8 +116,10 @@ void DeviceRequest::start_recv(DevicePipe& pipe, void* data, std::size_t capacit
   stream_ = stream;
   started_ = detail::Clock::now();
   stage_ = Stage::Posted;
-  if (capacity != 0 && pipe.nccl() != nullptr) {
-    // NCCL writes the buffer on its own stream: not before the work enqueued before this call.
+  receive_order_ = pipe.next_receive_order();
+  if (capacity != 0) {
+    // The data lands from another stream (the edge's copy stream, or NCCL's): not before the
+    // work enqueued before this call.
     ready_ = pipe.acquire_copy_event();
     if (const cudaError_t status = cudaEventRecord(ready_, stream); status != cudaSuccess) {
       finish(std::nullopt);
@@ -233,7 +250,7 @@ bool DeviceRequest::advance_recv() {
           start_nccl_receive();
           return true;
         }
-        start_copy();
+        queue_copy();
       } catch (const Error& error) {
         log(detail::LogLevel::Error, error.what());
         error_ = error;
@@ -264,6 +281,7 @@ bool DeviceRequest::advance_transfer() {
     return true;
   }
   if (!recorded_) return false;  // 1-rank NCCL ring: the send has not enqueued this yet
+  if (copy_queued_) return false;
   const cudaError_t state = cudaEventQuery(copy_done_);
   if (state == cudaErrorNotReady) return false;
   pipe_->release_copy_event(std::exchange(copy_done_, nullptr));
@@ -326,30 +344,36 @@ void DeviceRequest::enqueue_nccl_send() {
   stage_ = Stage::Copying;
 }
 
-void DeviceRequest::start_copy() {
-  char* source = nullptr;
-  cudaEvent_t ready = nullptr;
+void DeviceRequest::queue_copy() {
   if (descriptor_.kind == SourceKind::SameProcess) {
-    source = reinterpret_cast<char*>(descriptor_.pointer);
-    ready = reinterpret_cast<cudaEvent_t>(descriptor_.event_pointer);
+    copy_source_ = reinterpret_cast<const char*>(descriptor_.pointer);
+    source_ready_ = reinterpret_cast<cudaEvent_t>(descriptor_.event_pointer);
   } else {
-    source = pipe_->map_source(descriptor_, mapping_key_) + descriptor_.offset;
+    copy_source_ = pipe_->map_source(descriptor_, mapping_key_) + descriptor_.offset;
     holds_mapping_ = true;
-    ready = pipe_->source_event(descriptor_);
+    source_ready_ = pipe_->source_event(descriptor_);
   }
-  if (const cudaError_t status = cudaStreamWaitEvent(stream_, ready, 0); status != cudaSuccess) {
-    fail(status, describe_operation() + ": cannot wait for the sender's data");
-  }
-  copy_done_ = pipe_->acquire_copy_event();
-  if (const cudaError_t status =
-          cudaMemcpyAsync(buffer_, source, bytes_, cudaMemcpyDeviceToDevice, stream_);
-      status != cudaSuccess) {
-    fail(status, describe_operation() + ": cannot start the copy");
-  }
-  if (const cudaError_t status = cudaEventRecord(copy_done_, stream_); status != cudaSuccess) {
-    fail(status, describe_operation() + ": cannot record the copy's end");
-  }
+  pipe_->queue_copy(*this);
+  copy_queued_ = true;
   stage_ = Stage::Copying;
+}
+
+void DeviceRequest::copy_enqueued(cudaEvent_t done) noexcept {
+  copy_done_ = done;
+  copy_queued_ = false;
+}
+
+void DeviceRequest::copy_failed(const Error& error) noexcept {
+  if (!copy_queued_) return;
+  copy_queued_ = false;
+  if (holds_mapping_) pipe_->unmap_source(mapping_key_);
+  holds_mapping_ = false;
+  error_ = Error(error.code(), describe_operation() + ": " + std::string(error.message()));
+  try {
+    send_reply(ReplyStatus::Failed);
+  } catch (...) {
+    finish(error_);
+  }
 }
 
 bool DeviceRequest::post_reply(ReplyStatus status, std::uint64_t turn) {
@@ -381,6 +405,7 @@ void DeviceRequest::release_messages() noexcept {
 void DeviceRequest::finish(std::optional<Error> error) noexcept {
   release_messages();
   if (pipe_ != nullptr) {
+    if (copy_queued_) pipe_->unqueue_copy(*this);
     if (event_slot_ >= 0) pipe_->release_event_slot(event_slot_);
     // An event still in use by an abandoned transfer is dropped rather than reused.
     for (cudaEvent_t event : {copy_done_, ready_}) {
@@ -395,6 +420,7 @@ void DeviceRequest::finish(std::optional<Error> error) noexcept {
   ready_ = nullptr;
   recorded_ = true;
   waiting_turn_ = false;
+  copy_queued_ = false;
   holds_mapping_ = false;
   error_ = std::move(error);
   stage_ = Stage::Done;
@@ -530,6 +556,7 @@ DevicePipe::~DevicePipe() {
   for (auto& [slot, event] : source_events_) (void)cudaEventDestroy(event);
   for (cudaEvent_t event : copy_events_) (void)cudaEventDestroy(event);
   for (EventSlot& slot : slots_) (void)cudaEventDestroy(slot.event);
+  if (copy_stream_ != nullptr) (void)cudaStreamDestroy(copy_stream_);
   (void)cudaGetLastError();
 }
 
@@ -692,6 +719,123 @@ void DevicePipe::release_copy_event(cudaEvent_t event) noexcept {
     copy_events_.push_back(event);
   } catch (...) {
     (void)cudaEventDestroy(event);
+  }
+}
+
+void DevicePipe::queue_copy(DeviceRequest& request) {
+  if (batch_.empty()) engine_.flush_at_end_of_pass(this);
+  batch_.push_back(&request);
+}
+
+void DevicePipe::unqueue_copy(DeviceRequest& request) noexcept { std::erase(batch_, &request); }
+
+void DevicePipe::flush_copies() noexcept {
+  if (batch_.empty()) return;
+  try {
+    enqueue_batch();
+  } catch (const Error& error) {
+    log(detail::LogLevel::Error, error.what());
+    // Those already enqueued ignore it.
+    for (DeviceRequest* request : std::exchange(batch_, {})) request->copy_failed(error);
+  } catch (const std::exception& error) {
+    const Error failure(Errc::Internal, error.what());
+    for (DeviceRequest* request : std::exchange(batch_, {})) request->copy_failed(failure);
+  }
+  batch_.clear();
+}
+
+cudaStream_t DevicePipe::copy_stream() {
+  if (copy_stream_ == nullptr) {
+    check(cudaStreamCreateWithFlags(&copy_stream_, cudaStreamNonBlocking),
+          "recv on " + host_.name(false) + ": cannot create the copy stream");
+  }
+  return copy_stream_;
+}
+
+void DevicePipe::enqueue_batch() {
+  const cudaStream_t stream = copy_stream();
+  // A batch holds the copies matched in one pass, a handful: scanning it beats any container.
+  for (const DeviceRequest* request : batch_) {
+    bool newest_of_its_stream = true;
+    bool newest_of_sender_stream = request->descriptor().stream_known != 0;
+    for (const DeviceRequest* other : batch_) {
+      if (other->user_stream() == request->user_stream() &&
+          other->receive_order() > request->receive_order()) {
+        newest_of_its_stream = false;
+      }
+      if (newest_of_sender_stream && other->descriptor().stream_known != 0 &&
+          other->descriptor().stream_id == request->descriptor().stream_id &&
+          other->descriptor().sequence > request->descriptor().sequence) {
+        newest_of_sender_stream = false;
+      }
+    }
+    if (newest_of_its_stream) {
+      if (const cudaError_t status = cudaStreamWaitEvent(stream, request->user_ready(), 0);
+          status != cudaSuccess) {
+        fail(status, "recv on " + host_.name(false) + ": cannot order a copy after its stream");
+      }
+    }
+    // Without the sender's stream known, every message's own event.
+    if (newest_of_sender_stream || request->descriptor().stream_known == 0) {
+      if (const cudaError_t status = cudaStreamWaitEvent(stream, request->source_ready(), 0);
+          status != cudaSuccess) {
+        fail(status, "recv on " + host_.name(false) + ": cannot wait for rank " +
+                         std::to_string(peer()) + "'s data");
+      }
+    }
+  }
+  enqueue_batch_copies(stream);
+  for (DeviceRequest* request : batch_) {
+    const cudaEvent_t done = acquire_copy_event();
+    if (const cudaError_t status = cudaEventRecord(done, stream); status != cudaSuccess) {
+      release_copy_event(done);
+      fail(status, "recv on " + host_.name(false) + ": cannot record a copy's end");
+    }
+    request->copy_enqueued(done);
+  }
+}
+
+void DevicePipe::enqueue_batch_copies(cudaStream_t stream) {
+  const auto failed = [&](cudaError_t status) {
+    fail(status, "recv on " + host_.name(false) + ": cannot start the copy of " +
+                     std::to_string(batch_.size()) + " message(s)");
+  };
+  if (batch_.size() > 1 && batch_call_works_) {
+    batch_destinations_.clear();
+    batch_sources_.clear();
+    batch_sizes_.clear();
+    for (const DeviceRequest* request : batch_) {
+      batch_destinations_.push_back(request->destination());
+      batch_sources_.push_back(request->copy_source());
+      batch_sizes_.push_back(request->copy_bytes());
+    }
+    cudaMemcpyAttributes attributes{};
+    attributes.srcAccessOrder = cudaMemcpySrcAccessOrderStream;
+    attributes.srcLocHint.type = cudaMemLocationTypeDevice;
+    attributes.srcLocHint.id = device_;
+    attributes.dstLocHint = attributes.srcLocHint;
+    std::size_t first_copy = 0;
+    const cudaError_t status =
+        cudaMemcpyBatchAsync(batch_destinations_.data(), batch_sources_.data(), batch_sizes_.data(),
+                             batch_.size(), &attributes, &first_copy, 1, stream);
+    if (status == cudaSuccess) return;
+    if (status != cudaErrorInvalidValue && status != cudaErrorNotSupported &&
+        status != cudaErrorCallRequiresNewerDriver) {
+      failed(status);
+    }
+    (void)cudaGetLastError();
+    batch_call_works_ = false;
+    log(detail::LogLevel::Warning,
+        gpu::describe(status, "recv on " + host_.name(false) +
+                                  ": batched copies refused, copying one message per call"));
+  }
+  for (const DeviceRequest* request : batch_) {
+    if (const cudaError_t status =
+            cudaMemcpyAsync(request->destination(), request->copy_source(), request->copy_bytes(),
+                            cudaMemcpyDeviceToDevice, stream);
+        status != cudaSuccess) {
+      failed(status);
+    }
   }
 }
 

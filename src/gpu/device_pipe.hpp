@@ -1,7 +1,8 @@
 // ringpipe: a ring edge between CUDA buffers. Its requests speak the protocol of
 // device_messages.hpp over the edge's host link; the data moves by CUDA IPC (the receiver maps
 // the sender's buffer and copies it with the copy engine; a 1-rank ring copies in-process) or
-// through the edge's NCCL communicator.
+// through the edge's NCCL communicator. Copies matched in one progress pass are enqueued as one
+// batch: CUDA's per-call cost (a few microseconds) is then paid once per batch, not per message.
 #pragma once
 
 #include <ringpipe/error.hpp>
@@ -60,13 +61,27 @@ class DeviceRequest final : public detail::RequestState {
   [[nodiscard]] const DevicePipe* pipe() const noexcept { return pipe_; }
   // The Ring is closing: drop the transport; the Request reports Closed unless it completed.
   void detach() noexcept;
+
+  // A receive whose copy waits in its pipe's batch: what the batch needs to know.
+  [[nodiscard]] void* destination() const noexcept { return buffer_; }
+  [[nodiscard]] const char* copy_source() const noexcept { return copy_source_; }
+  [[nodiscard]] std::size_t copy_bytes() const noexcept { return bytes_; }
+  [[nodiscard]] cudaStream_t user_stream() const noexcept { return stream_; }
+  [[nodiscard]] cudaEvent_t user_ready() const noexcept { return ready_; }
+  [[nodiscard]] std::uint64_t receive_order() const noexcept { return receive_order_; }
+  [[nodiscard]] cudaEvent_t source_ready() const noexcept { return source_ready_; }
+  [[nodiscard]] const Descriptor& descriptor() const noexcept { return descriptor_; }
+  // The batch holding its copy was enqueued (`done` is recorded after it) or could not be.
+  void copy_enqueued(cudaEvent_t done) noexcept;
+  void copy_failed(const Error& error) noexcept;
   // Clears per-operation state for reuse.
   void reset() noexcept;
 
  private:
   bool advance_send();
   bool advance_recv();
-  void start_copy();
+  // Maps the sender's buffer and puts the copy in the pipe's next batch.
+  void queue_copy();
   void start_nccl_receive();
   void enqueue_nccl_send();
   // The Copying stage: true once the transfer has finished (or failed).
@@ -100,11 +115,15 @@ class DeviceRequest final : public detail::RequestState {
   cudaStream_t stream_ = nullptr;
   std::uint64_t mapping_key_ = 0;  // the receiver's mapping in use by the copy
   bool holds_mapping_ = false;
-  int event_slot_ = -1;              // sender: its IPC event
-  cudaEvent_t copy_done_ = nullptr;  // recorded after the transfer
-  cudaEvent_t ready_ = nullptr;      // NCCL: the user's stream reached the operation
-  bool recorded_ = true;             // NCCL, 1-rank ring: copy_done_ has been recorded
-  bool waiting_turn_ = false;        // NCCL send: "go" received, waiting for its turn
+  int event_slot_ = -1;                 // sender: its IPC event
+  cudaEvent_t copy_done_ = nullptr;     // recorded after the transfer
+  cudaEvent_t ready_ = nullptr;         // recv, NCCL send: the user's stream reached the operation
+  bool recorded_ = true;                // NCCL, 1-rank ring: copy_done_ has been recorded
+  bool copy_queued_ = false;            // IPC: the copy waits in the pipe's batch
+  const char* copy_source_ = nullptr;   // IPC: the sender's data, mapped here
+  cudaEvent_t source_ready_ = nullptr;  // IPC: the sender's stream reached the send
+  std::uint64_t receive_order_ = 0;     // recv: posting order on its pipe
+  bool waiting_turn_ = false;           // NCCL send: "go" received, waiting for its turn
   std::uint64_t turn_ = 0;
   bool released_ = false;  // its Request is gone
   bool dropped_ = false;   // recv: cancelled; a matching message is refused, not copied
@@ -131,6 +150,7 @@ class DevicePipe final : public PipeGroup {
   [[nodiscard]] ucx::UcxPipe& host() noexcept { return host_; }
   [[nodiscard]] bool same_process() const noexcept { return host_.peer() == host_.rank(); }
   [[nodiscard]] std::uint64_t next_sequence() noexcept { return ++sequence_; }
+  [[nodiscard]] std::uint64_t next_receive_order() noexcept { return ++receive_order_; }
   [[nodiscard]] NcclComm* nccl() const noexcept { return nccl_.get(); }
 
   // Sender: the IPC handle of the allocation at `base` (cached per allocation).
@@ -151,6 +171,16 @@ class DevicePipe final : public PipeGroup {
   // Receiver: an event to mark the end of a copy.
   cudaEvent_t acquire_copy_event();
   void release_copy_event(cudaEvent_t event) noexcept;
+
+  // Receiver: `request`'s copy joins the next batch; the engine flushes it at the end of the
+  // progress pass.
+  void queue_copy(DeviceRequest& request);
+  // A finishing request leaves the batch.
+  void unqueue_copy(DeviceRequest& request) noexcept;
+  // Enqueues the batch on the edge's copy stream: after each receive's stream and each
+  // sender's data (one event per stream suffices: a stream's events complete in order), the
+  // copies in one call, then an event per receive.
+  void flush_copies() noexcept;
 
  protected:
   [[nodiscard]] Request post_send(const void* data, std::size_t bytes, Tag tag,
@@ -174,6 +204,10 @@ class DevicePipe final : public PipeGroup {
   PointerInfo check_device_buffer(const char* operation, const std::string& edge, Tag tag,
                                   const void* data, std::size_t bytes) const;
   void evict_unused_mappings() noexcept;
+  cudaStream_t copy_stream();
+  // flush_copies()'s CUDA calls; throws Error.
+  void enqueue_batch();
+  void enqueue_batch_copies(cudaStream_t stream);
 
   Engine& engine_;
   ucx::UcxPipe& host_;
@@ -181,12 +215,20 @@ class DevicePipe final : public PipeGroup {
   std::shared_ptr<NcclComm> nccl_;
   std::string description_;
   std::uint64_t sequence_ = 0;
+  std::uint64_t receive_order_ = 0;
   std::unordered_map<std::uint64_t, cudaIpcMemHandle_t> exports_;
   std::vector<EventSlot> slots_;
   std::unordered_map<std::uint64_t, Mapping> mappings_;
   std::uint64_t use_clock_ = 0;
   std::unordered_map<std::uint32_t, cudaEvent_t> source_events_;
   std::vector<cudaEvent_t> copy_events_;  // free ones
+  cudaStream_t copy_stream_ = nullptr;    // non-blocking: never waits for the legacy stream
+  std::vector<DeviceRequest*> batch_;     // copies to enqueue at the end of this pass
+  // The batch call's arguments, kept to avoid allocating per message.
+  std::vector<void*> batch_destinations_;
+  std::vector<const void*> batch_sources_;
+  std::vector<std::size_t> batch_sizes_;
+  bool batch_call_works_ = true;  // cleared if the driver refuses cudaMemcpyBatchAsync
 };
 
 }  // namespace ringpipe::gpu

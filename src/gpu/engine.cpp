@@ -36,6 +36,12 @@ DeviceRequest* Engine::acquire() {
 
 void Engine::track(DeviceRequest* request) { in_flight_.push_back(request); }
 
+void Engine::flush_at_end_of_pass(DevicePipe* pipe) {
+  if (std::find(to_flush_.begin(), to_flush_.end(), pipe) == to_flush_.end()) {
+    to_flush_.push_back(pipe);
+  }
+}
+
 void Engine::recycle(DeviceRequest* request) noexcept {
   std::erase(in_flight_, request);
   std::erase(outstanding_, request);
@@ -63,6 +69,9 @@ ucx::Worker::SideWork Engine::poll() {
     in_flight_.pop_back();
     if (request->released()) recycle(request);
   }
+  // The copies this pass matched, one batch per edge.
+  for (DevicePipe* pipe : to_flush_) pipe->flush_copies();
+  to_flush_.clear();
   return work;
 }
 

@@ -7,6 +7,7 @@
 
 namespace ringpipe::gpu {
 
+class DevicePipe;
 class DeviceRequest;
 
 // A GPU transfer takes several steps (message, copy, reply) that must advance while the user
@@ -30,6 +31,8 @@ class Engine {
   // Back to the pool. A request released while still in flight stays tracked and is recycled
   // here once it settles.
   void recycle(DeviceRequest* request) noexcept;
+  // `pipe` has copies to enqueue at the end of this progress pass.
+  void flush_at_end_of_pass(DevicePipe* pipe);
 
  private:
   ucx::Worker::SideWork poll();
@@ -39,6 +42,7 @@ class Engine {
   std::vector<DeviceRequest*> in_flight_;
   std::vector<DeviceRequest*> outstanding_;  // acquired and not yet recycled
   std::vector<DeviceRequest*> free_;
+  std::vector<DevicePipe*> to_flush_;
 };
 
 }  // namespace ringpipe::gpu

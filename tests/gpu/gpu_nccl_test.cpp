@@ -65,6 +65,13 @@ TEST(GpuNccl, OneRankRingMovesEverySizeThroughItsCommunicator) {
       nccl_on_one_gpu());
 }
 
+TEST(GpuNccl, TransfersComeAfterTheWorkEnqueuedBeforeBothPosts) {
+  SKIP_WITHOUT_NCCL();
+  test::run_ring(
+      1, [](Ring& ring) { test::exchange_behind_stream_work(ring, 6, 4 * kMiB); },
+      nccl_on_one_gpu());
+}
+
 TEST(GpuNccl, TagsPostedInReverseOrderStillMatchByTag) {
   SKIP_WITHOUT_NCCL();
   test::run_ring(

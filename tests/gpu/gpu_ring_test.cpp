@@ -61,6 +61,12 @@ TEST_P(GpuRingOfSize, EveryRankGetsItsPredecessorsDeviceBufferFromZeroBytesTo256
   });
 }
 
+TEST_P(GpuRingOfSize, CopiesComeAfterTheWorkEnqueuedBeforeBothPostsOnEveryStream) {
+  run_gpu_ring(GetParam(), [](Ring& ring) {
+    for (int round = 0; round < 3; ++round) test::exchange_behind_stream_work(ring, 9, 4 * kMiB);
+  });
+}
+
 INSTANTIATE_TEST_SUITE_P(Ranks, GpuRingOfSize, ::testing::Values(1, 2, 4));
 
 TEST(GpuRing, LinkInfoNamesTheCudaIpcPath) {

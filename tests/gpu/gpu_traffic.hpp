@@ -21,4 +21,10 @@ void exchange_on_stream(Ring& ring, std::size_t size, cudaStream_t stream);
 // sends in order, so only tags can pair them.
 void exchange_tags_in_reverse(Ring& ring, int count, std::size_t size);
 
+// `count` messages of `size` bytes spread over three streams (two created, and the default
+// stream), each posted behind slow work on its stream: the sender's stream writes the data
+// just before the send, the receiver's stream overwrites the buffer just before the receive.
+// Only copies ordered after both see (and leave) the right bytes, however they are batched.
+void exchange_behind_stream_work(Ring& ring, int count, std::size_t size);
+
 }  // namespace ringpipe::test
