@@ -257,6 +257,9 @@ void read_tuning_from_env(Options& options) {
   if (auto env = first_set({"RINGPIPE_REQUIRE_FAST_PATH"})) {
     options.require_fast_path = parse_flag(*env);
   }
+  if (auto env = first_set({"RINGPIPE_GPU_COPY_KERNEL"})) {
+    options.gpu_copy_kernel = parse_flag(*env);
+  }
   if (auto env = first_set({"RINGPIPE_IFNAME"})) options.ifname = parse_ifname(*env);
   if (auto env = first_set({"RINGPIPE_JOB_ID"})) options.job_id = parse_job_id(*env);
   // Taken as it is: any bytes make a key, and a secret has no place in an error message.

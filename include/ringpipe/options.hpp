@@ -65,6 +65,10 @@ struct RINGPIPE_API Options {
   // saying why, instead of silently taking a slower path.
   GpuTransport gpu_transport = GpuTransport::Auto;
   bool require_fast_path = false;
+  // GPU mode, CUDA IPC path: several messages matched together are copied by one kernel (one
+  // launch instead of one copy call each), which uses the GPU's SMs for the copy; false leaves
+  // every copy to the copy engine.
+  bool gpu_copy_kernel = true;
 
   std::string ifname;        // network interface to use for data and to advertise ("" = any)
   std::uint64_t job_id = 0;  // ranks of different jobs never join one ring

@@ -1,14 +1,17 @@
 // ringpipe: a ring edge between CUDA buffers. Its requests speak the protocol of
 // device_messages.hpp over the edge's host link; the data moves by CUDA IPC (the receiver maps
-// the sender's buffer and copies it with the copy engine; a 1-rank ring copies in-process) or
-// through the edge's NCCL communicator. Copies matched in one progress pass are enqueued as one
-// batch: CUDA's per-call cost (a few microseconds) is then paid once per batch, not per message.
+// the sender's buffer and copies it on the GPU; a 1-rank ring copies in-process) or
+// through the edge's NCCL communicator. The copies matched in one progress pass go to the edge's
+// copy stream together: one wait per stream they depend on, one kernel for several of them
+// (copy_kernel.hpp), one event marking their end, which one query per pass checks. Each CUDA
+// call costs the host microseconds, about what the GPU needs to copy 16 MiB.
 #pragma once
 
 #include <ringpipe/error.hpp>
 #include <ringpipe/pipe_group.hpp>
 
 #include "deadline.hpp"
+#include "gpu/copy_kernel.hpp"
 #include "gpu/device_messages.hpp"
 #include "gpu/driver.hpp"
 #include "gpu/gpu_mode.hpp"
@@ -19,6 +22,7 @@
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -71,9 +75,10 @@ class DeviceRequest final : public detail::RequestState {
   [[nodiscard]] std::uint64_t receive_order() const noexcept { return receive_order_; }
   [[nodiscard]] cudaEvent_t source_ready() const noexcept { return source_ready_; }
   [[nodiscard]] const Descriptor& descriptor() const noexcept { return descriptor_; }
-  // The batch holding its copy was enqueued (`done` is recorded after it) or could not be.
-  void copy_enqueued(cudaEvent_t done) noexcept;
+  // The batch holding its copy was enqueued, or could not be; the copy ended with `status`.
+  void copy_enqueued() noexcept;
   void copy_failed(const Error& error) noexcept;
+  void copy_landed(cudaError_t status) noexcept;
   // Clears per-operation state for reuse.
   void reset() noexcept;
 
@@ -86,6 +91,7 @@ class DeviceRequest final : public detail::RequestState {
   void enqueue_nccl_send();
   // The Copying stage: true once the transfer has finished (or failed).
   bool advance_transfer();
+  bool advance_nccl_transfer();
   // Posts the reply; false if the edge has failed (then the request is finished).
   bool post_reply(ReplyStatus status, std::uint64_t turn = 0);
   void send_reply(ReplyStatus status);
@@ -115,11 +121,14 @@ class DeviceRequest final : public detail::RequestState {
   cudaStream_t stream_ = nullptr;
   std::uint64_t mapping_key_ = 0;  // the receiver's mapping in use by the copy
   bool holds_mapping_ = false;
-  int event_slot_ = -1;                 // sender: its IPC event
-  cudaEvent_t copy_done_ = nullptr;     // recorded after the transfer
-  cudaEvent_t ready_ = nullptr;         // recv, NCCL send: the user's stream reached the operation
-  bool recorded_ = true;                // NCCL, 1-rank ring: copy_done_ has been recorded
-  bool copy_queued_ = false;            // IPC: the copy waits in the pipe's batch
+  int event_slot_ = -1;              // sender: its IPC event
+  cudaEvent_t copy_done_ = nullptr;  // recorded after the transfer
+  cudaEvent_t ready_ = nullptr;      // recv, NCCL send: the user's stream reached the operation
+  bool recorded_ = true;             // NCCL, 1-rank ring: copy_done_ has been recorded
+  bool copy_queued_ = false;         // IPC: the copy waits in the pipe's batch
+  bool copy_in_flight_ = false;      // IPC: enqueued; the pipe reports its end
+  cudaError_t copy_status_ = cudaSuccess;
+  bool transferred_ = false;            // the data moved (so `ready_` has been passed)
   const char* copy_source_ = nullptr;   // IPC: the sender's data, mapped here
   cudaEvent_t source_ready_ = nullptr;  // IPC: the sender's stream reached the send
   std::uint64_t receive_order_ = 0;     // recv: posting order on its pipe
@@ -139,8 +148,9 @@ class DevicePipe final : public PipeGroup {
  public:
   // `peer_gpu`: the UUID of the neighbour's GPU, from the rendezvous. `nccl`: the edge's
   // communicator on the NCCL path, nullptr on the CUDA IPC path.
+  // `copy_kernel`: several copies may run as one kernel (Options::gpu_copy_kernel).
   DevicePipe(Engine& engine, ucx::UcxPipe& host, const LocalDevice& device, std::string peer_gpu,
-             std::shared_ptr<NcclComm> nccl);
+             bool copy_kernel, std::shared_ptr<NcclComm> nccl);
   ~DevicePipe() override;
 
   [[nodiscard]] int rank() const noexcept override { return host_.rank(); }
@@ -179,8 +189,12 @@ class DevicePipe final : public PipeGroup {
   void unqueue_copy(DeviceRequest& request) noexcept;
   // Enqueues the batch on the edge's copy stream: after each receive's stream and each
   // sender's data (one event per stream suffices: a stream's events complete in order), the
-  // copies in one call, then an event per receive.
+  // copies, then one event for them all.
   void flush_copies() noexcept;
+  // Tells the requests whose copies have ended, oldest first; a query per batch.
+  void reap_copies() noexcept;
+  // A request that finishes before its copy ended: the pipe keeps the copy's event alone.
+  void forget_copy(DeviceRequest& request) noexcept;
 
  protected:
   [[nodiscard]] Request post_send(const void* data, std::size_t bytes, Tag tag,
@@ -193,6 +207,11 @@ class DevicePipe final : public PipeGroup {
     cudaEvent_t event = nullptr;
     cudaIpcEventHandle_t handle{};
     bool busy = false;
+  };
+  struct CopyInFlight {
+    DeviceRequest* request;  // nullptr once it finished without waiting for the copy
+    cudaEvent_t done;        // shared by the copies of one batch
+    bool owns_event;         // the batch's last copy returns the event to the pool
   };
   struct Mapping {
     char* base = nullptr;
@@ -207,7 +226,8 @@ class DevicePipe final : public PipeGroup {
   cudaStream_t copy_stream();
   // flush_copies()'s CUDA calls; throws Error.
   void enqueue_batch();
-  void enqueue_batch_copies(cudaStream_t stream);
+  // The batch's copies: several at once by one kernel, others by the copy engine.
+  void enqueue_copies(cudaStream_t stream);
 
   Engine& engine_;
   ucx::UcxPipe& host_;
@@ -224,11 +244,15 @@ class DevicePipe final : public PipeGroup {
   std::vector<cudaEvent_t> copy_events_;  // free ones
   cudaStream_t copy_stream_ = nullptr;    // non-blocking: never waits for the legacy stream
   std::vector<DeviceRequest*> batch_;     // copies to enqueue at the end of this pass
-  // The batch call's arguments, kept to avoid allocating per message.
-  std::vector<void*> batch_destinations_;
-  std::vector<const void*> batch_sources_;
-  std::vector<std::size_t> batch_sizes_;
-  bool batch_call_works_ = true;  // cleared if the driver refuses cudaMemcpyBatchAsync
+  std::deque<CopyInFlight> in_flight_;    // enqueued copies, oldest first
+  CopyList kernel_list_;
+  bool kernel_works_;  // asked for, built, and (until a launch says otherwise) runnable
+  int kernel_blocks_ = 1;
+  // Reported at the end (RINGPIPE_LOG=info): how well copies were batched.
+  std::uint64_t copies_ = 0;
+  std::uint64_t batches_ = 0;
+  std::size_t largest_batch_ = 0;
+  std::uint64_t kernel_launches_ = 0;
 };
 
 }  // namespace ringpipe::gpu

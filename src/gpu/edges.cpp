@@ -114,11 +114,13 @@ class DeviceEdges final : public GpuEdges {
  public:
   DeviceEdges(ucx::Worker& worker, ucx::UcxPipe& pred, ucx::UcxPipe& succ,
               const std::string& pred_gpu, const std::string& succ_gpu, const LocalDevice& device,
-              std::shared_ptr<NcclComm> pred_nccl, std::shared_ptr<NcclComm> succ_nccl)
+              bool copy_kernel, std::shared_ptr<NcclComm> pred_nccl,
+              std::shared_ptr<NcclComm> succ_nccl)
       : engine_(std::make_unique<Engine>(worker, device.ordinal)),
-        pred_(std::make_unique<DevicePipe>(*engine_, pred, device, pred_gpu, std::move(pred_nccl))),
-        succ_(
-            std::make_unique<DevicePipe>(*engine_, succ, device, succ_gpu, std::move(succ_nccl))) {}
+        pred_(std::make_unique<DevicePipe>(*engine_, pred, device, pred_gpu, copy_kernel,
+                                           std::move(pred_nccl))),
+        succ_(std::make_unique<DevicePipe>(*engine_, succ, device, succ_gpu, copy_kernel,
+                                           std::move(succ_nccl))) {}
   ~DeviceEdges() override {
     engine_.reset();  // detaches the requests before the pipes' resources go
   }
@@ -161,7 +163,8 @@ std::unique_ptr<GpuEdges> make_edges(ucx::Worker& worker, ucx::UcxPipe& pred, uc
     if (pred_path == Path::Nccl) pred_nccl = one_edge ? succ_nccl : comms[next++];
   }
   return std::make_unique<DeviceEdges>(worker, pred, succ, pred_peer.gpu_uuid, succ_peer.gpu_uuid,
-                                       device, std::move(pred_nccl), std::move(succ_nccl));
+                                       device, options.gpu_copy_kernel, std::move(pred_nccl),
+                                       std::move(succ_nccl));
 }
 
 }  // namespace ringpipe::gpu

@@ -36,6 +36,8 @@ DeviceRequest* Engine::acquire() {
 
 void Engine::track(DeviceRequest* request) { in_flight_.push_back(request); }
 
+void Engine::add_pipe(DevicePipe* pipe) { pipes_.push_back(pipe); }
+
 void Engine::flush_at_end_of_pass(DevicePipe* pipe) {
   if (std::find(to_flush_.begin(), to_flush_.end(), pipe) == to_flush_.end()) {
     to_flush_.push_back(pipe);
@@ -57,6 +59,8 @@ ucx::Worker::SideWork Engine::poll() {
   ucx::Worker::SideWork work;
   if (in_flight_.empty()) return work;
   const DeviceScope scope(device_);
+  // Copies that ended, found with one event query per edge and batch.
+  for (DevicePipe* pipe : pipes_) pipe->reap_copies();
   for (std::size_t i = 0; i < in_flight_.size();) {
     DeviceRequest* request = in_flight_[i];
     work.did_work = request->advance() || work.did_work;

@@ -31,6 +31,8 @@ class Engine {
   // Back to the pool. A request released while still in flight stays tracked and is recycled
   // here once it settles.
   void recycle(DeviceRequest* request) noexcept;
+  // An edge whose copies each progress pass checks; it must outlive the engine.
+  void add_pipe(DevicePipe* pipe);
   // `pipe` has copies to enqueue at the end of this progress pass.
   void flush_at_end_of_pass(DevicePipe* pipe);
 
@@ -42,6 +44,7 @@ class Engine {
   std::vector<DeviceRequest*> in_flight_;
   std::vector<DeviceRequest*> outstanding_;  // acquired and not yet recycled
   std::vector<DeviceRequest*> free_;
+  std::vector<DevicePipe*> pipes_;
   std::vector<DevicePipe*> to_flush_;
 };
 

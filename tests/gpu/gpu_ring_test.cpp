@@ -61,10 +61,29 @@ TEST_P(GpuRingOfSize, EveryRankGetsItsPredecessorsDeviceBufferFromZeroBytesTo256
   });
 }
 
+// Messages matched together are copied by one kernel; 4 MiB + 5 bytes also takes its tail path.
 TEST_P(GpuRingOfSize, CopiesComeAfterTheWorkEnqueuedBeforeBothPostsOnEveryStream) {
   run_gpu_ring(GetParam(), [](Ring& ring) {
-    for (int round = 0; round < 3; ++round) test::exchange_behind_stream_work(ring, 9, 4 * kMiB);
+    for (int round = 0; round < 3; ++round) {
+      test::exchange_behind_stream_work(ring, 9, 4 * kMiB + 5);
+    }
   });
+}
+
+TEST(GpuRing, WithoutTheCopyKernelTheCopyEngineTakesEveryMessage) {
+  test::SpawnOptions options = on_one_gpu();
+  options.customize = [](int, std::map<std::string, std::string>& env) {
+    env["RINGPIPE_COMM_DEVICE"] = "gpu";
+    env["RINGPIPE_LOCAL_RANK"] = "0";
+    env["RINGPIPE_GPU_COPY_KERNEL"] = "0";
+  };
+  run_gpu_ring(
+      2,
+      [](Ring& ring) {
+        test::exchange_behind_stream_work(ring, 9, 4 * kMiB + 5);
+        test::exchange_tags_in_reverse(ring, 8, 256 * 1024);
+      },
+      options);
 }
 
 INSTANTIATE_TEST_SUITE_P(Ranks, GpuRingOfSize, ::testing::Values(1, 2, 4));

@@ -38,6 +38,7 @@ inline constexpr const char* kEnvVars[] = {
     "RINGPIPE_PROGRESS",
     "RINGPIPE_GPU_TRANSPORT",
     "RINGPIPE_REQUIRE_FAST_PATH",
+    "RINGPIPE_GPU_COPY_KERNEL",
     "RINGPIPE_IFNAME",
     "RINGPIPE_JOB_ID",
     "RINGPIPE_TOKEN",

@@ -68,6 +68,7 @@ constexpr BadValue kBadValues[] = {
     {"GpuTransportUnknown", "RINGPIPE_GPU_TRANSPORT", "gloo"},
     {"FastPathNotAFlag", "RINGPIPE_REQUIRE_FAST_PATH", "maybe"},
     {"FastPathEmpty", "RINGPIPE_REQUIRE_FAST_PATH", ""},
+    {"CopyKernelNotAFlag", "RINGPIPE_GPU_COPY_KERNEL", "sometimes"},
     {"TimeoutZero", "RINGPIPE_OP_TIMEOUT_S", "0"},
     {"TimeoutZeroFraction", "RINGPIPE_OP_TIMEOUT_S", "0.0"},
     {"TimeoutNegative", "RINGPIPE_RENDEZVOUS_TIMEOUT_S", "-1"},

@@ -92,6 +92,7 @@ TEST_F(OptionsFromEnv, NoVariablesGiveTheDefaults) {
   EXPECT_EQ(options.ifname, "");
   EXPECT_EQ(options.job_id, 0u);
   EXPECT_EQ(options.token, "");
+  EXPECT_TRUE(options.gpu_copy_kernel);
   EXPECT_NO_THROW(defaults.validate());
 }
 
@@ -111,6 +112,7 @@ TEST_F(OptionsFromEnv, EveryRingpipeVariableSetsItsField) {
   set_env("RINGPIPE_LISTEN_FD", "5");
   set_env("RINGPIPE_GPU_TRANSPORT", "nccl");
   set_env("RINGPIPE_REQUIRE_FAST_PATH", "yes");
+  set_env("RINGPIPE_GPU_COPY_KERNEL", "off");
   set_env("RINGPIPE_TOKEN", "5f0c9e");
 
   const Options options = Options::from_env();
@@ -129,6 +131,7 @@ TEST_F(OptionsFromEnv, EveryRingpipeVariableSetsItsField) {
   EXPECT_EQ(options.listen_fd, 5);
   EXPECT_EQ(options.gpu_transport, GpuTransport::Nccl);
   EXPECT_TRUE(options.require_fast_path);
+  EXPECT_FALSE(options.gpu_copy_kernel);
   EXPECT_EQ(options.token, "5f0c9e");
 }
 
