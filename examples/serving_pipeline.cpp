@@ -6,12 +6,19 @@
 // them to its successor, which is rank 0 because the ring wraps around, in time for the next
 // step. With one rank, rank 0 is every stage and the tokens travel over the self-loop.
 //
+// The same code runs in both modes: in GPU mode (RINGPIPE_COMM_DEVICE=gpu) the activations live
+// in CUDA memory and travel over pred()/succ(), the token ids stay in host memory on
+// host_pred()/host_succ(); only the allocation differs. The stages "compute" on a host copy.
+//
 // Every message is checked against what it must contain; a mismatch or error exits 1.
 //
 //   ringpipe-run -n 4 -- serving_pipeline --steps 3 --micro-batches 4 --bytes 1M
+//   ringpipe-run -n 2 --comm-device gpu -- serving_pipeline
 #include <ringpipe/error.hpp>
 #include <ringpipe/options.hpp>
 #include <ringpipe/ring.hpp>
+
+#include "buffer.hpp"
 
 #include <array>
 #include <charconv>
@@ -19,6 +26,7 @@
 #include <cinttypes>
 #include <cstdint>
 #include <cstdio>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -70,12 +78,30 @@ Tokens sample_tokens(std::uint64_t seed, int last_rank) {
   return tokens;
 }
 
-// One micro-batch's activation buffer. One spare element: a message longer than expected
-// arrives whole and is reported as a wrong size, instead of failing as truncated.
-struct Activation {
-  explicit Activation(std::size_t elements) : data(elements + 1) {}
-  std::size_t capacity_bytes() const { return data.size() * sizeof(Element); }
-  std::vector<Element> data;
+// One micro-batch's activation buffer, in host memory or (GPU mode) CUDA memory with a host
+// copy to compute on. One spare element: a message longer than expected arrives whole and is
+// reported as a wrong size, instead of failing as truncated.
+class Activation {
+ public:
+  Activation(std::size_t elements, ringpipe::CommDevice device)
+      : capacity_bytes_((elements + 1) * sizeof(Element)),
+        buffer_(device == ringpipe::CommDevice::Gpu
+                    ? message_buffer::make_device_buffer(capacity_bytes_)
+                    : message_buffer::make_host_buffer(capacity_bytes_)) {}
+  [[nodiscard]] std::size_t capacity_bytes() const { return capacity_bytes_; }
+  // What the ring sends from and receives into.
+  [[nodiscard]] void* message() { return buffer_->data(); }
+  // The host copy, and moving it to and from the message (nothing to do in host memory).
+  [[nodiscard]] Element* elements() { return reinterpret_cast<Element*>(buffer_->host()); }
+  [[nodiscard]] const Element* elements() const {
+    return reinterpret_cast<const Element*>(buffer_->host());
+  }
+  void to_message(std::size_t bytes) { buffer_->upload(bytes); }
+  void from_message(std::size_t bytes) { buffer_->download(bytes); }
+
+ private:
+  std::size_t capacity_bytes_;
+  std::unique_ptr<message_buffer::Buffer> buffer_;
 };
 
 // Data that is not what the pipeline must produce; the message says where and how.
@@ -95,10 +121,10 @@ void check_activation(const Activation& received, std::size_t bytes, int from_st
   const std::size_t elements = bytes / sizeof(Element);
   for (std::size_t i = 0; i < elements; ++i) {
     const Element expected = activation_after(from_stage, seed, i);
-    if (received.data[i] != expected) {
+    if (received.elements()[i] != expected) {
       char detail[96];
       std::snprintf(detail, sizeof detail, ": first bad element %zu is 0x%04x, expected 0x%04x", i,
-                    received.data[i], expected);
+                    received.elements()[i], expected);
       throw Mismatch(where + detail);
     }
   }
@@ -129,7 +155,7 @@ void run_first_stage(ringpipe::Ring& ring, const Config& config, int step,
   std::vector<Tokens> tokens_in(static_cast<std::size_t>(config.micro_batches));
   std::vector<ringpipe::Request> token_receives;
   for (int k = 0; k < config.micro_batches; ++k) {
-    token_receives.push_back(ring.pred().irecv(&tokens_in[k], sizeof(Tokens), kTokenTag + k));
+    token_receives.push_back(ring.host_pred().irecv(&tokens_in[k], sizeof(Tokens), kTokenTag + k));
   }
 
   std::vector<Tokens> tokens_out(static_cast<std::size_t>(config.micro_batches));
@@ -137,13 +163,15 @@ void run_first_stage(ringpipe::Ring& ring, const Config& config, int step,
   for (int k = 0; k < config.micro_batches; ++k) {
     const std::uint64_t seed = seed_of(step, k);
     Activation& activation = activations[k];
-    for (std::size_t i = 0; i < elements; ++i) activation.data[i] = activation_after(0, seed, i);
+    for (std::size_t i = 0; i < elements; ++i)
+      activation.elements()[i] = activation_after(0, seed, i);
     if (last == 0) {
       // A one-rank pipeline: rank 0 is also the last stage.
       tokens_out[k] = sample_tokens(seed, last);
-      sends.push_back(ring.succ().isend(&tokens_out[k], sizeof(Tokens), kTokenTag + k));
+      sends.push_back(ring.host_succ().isend(&tokens_out[k], sizeof(Tokens), kTokenTag + k));
     } else {
-      sends.push_back(ring.succ().isend(activation.data.data(), config.activation_bytes, k));
+      activation.to_message(config.activation_bytes);
+      sends.push_back(ring.succ().isend(activation.message(), config.activation_bytes, k));
     }
   }
 
@@ -177,7 +205,7 @@ void run_later_stage(ringpipe::Ring& ring, const Config& config, int step,
   std::vector<ringpipe::Request> receives;
   for (int k = 0; k < config.micro_batches; ++k) {
     Activation& activation = activations[k];
-    receives.push_back(ring.pred().irecv(activation.data.data(), activation.capacity_bytes(), k));
+    receives.push_back(ring.pred().irecv(activation.message(), activation.capacity_bytes(), k));
   }
 
   std::vector<Tokens> tokens_out(static_cast<std::size_t>(config.micro_batches));
@@ -188,16 +216,18 @@ void run_later_stage(ringpipe::Ring& ring, const Config& config, int step,
     receives[k].wait();
     const std::string where = place(step, k, rank, "activations from the previous stage");
     check_size(receives[k].bytes(), config.activation_bytes, where);
+    activation.from_message(config.activation_bytes);
     check_activation(activation, config.activation_bytes, rank - 1, seed, where);
 
     // The stage's "compute": deterministic, so the next stage knows what to expect.
-    for (std::size_t i = 0; i < elements; ++i) ++activation.data[i];
+    for (std::size_t i = 0; i < elements; ++i) ++activation.elements()[i];
 
     if (is_last) {
       tokens_out[k] = sample_tokens(seed, rank);
-      sends.push_back(ring.succ().isend(&tokens_out[k], sizeof(Tokens), kTokenTag + k));
+      sends.push_back(ring.host_succ().isend(&tokens_out[k], sizeof(Tokens), kTokenTag + k));
     } else {
-      sends.push_back(ring.succ().isend(activation.data.data(), config.activation_bytes, k));
+      activation.to_message(config.activation_bytes);
+      sends.push_back(ring.succ().isend(activation.message(), config.activation_bytes, k));
     }
   }
   for (ringpipe::Request& send : sends) send.wait();
@@ -285,8 +315,11 @@ int main(int argc, char** argv) {
   try {
     ringpipe::Ring ring(ringpipe::Options::from_env());
     // Allocated once; each step reuses them, as a server reuses its activation buffers.
-    std::vector<Activation> activations(static_cast<std::size_t>(config.micro_batches),
-                                        Activation(config.activation_bytes / sizeof(Element)));
+    std::vector<Activation> activations;
+    activations.reserve(static_cast<std::size_t>(config.micro_batches));
+    for (int k = 0; k < config.micro_batches; ++k) {
+      activations.emplace_back(config.activation_bytes / sizeof(Element), ring.comm_device());
+    }
     for (int step = 0; step < config.steps; ++step) {
       if (ring.rank() == 0) {
         run_first_stage(ring, config, step, activations);
@@ -297,7 +330,7 @@ int main(int argc, char** argv) {
     if (ring.rank() == 0) std::printf("all %d steps verified\n", config.steps);
     return 0;
   } catch (const std::exception& error) {
-    // Mismatch, ringpipe::Error, or std::bad_alloc for the activation buffers.
+    // Mismatch, ringpipe::Error, or a failed allocation of the activation buffers.
     std::fprintf(stderr, "serving_pipeline: %s\n", error.what());
   }
   return 1;
