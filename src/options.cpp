@@ -204,6 +204,8 @@ std::string_view to_string(GpuTransport transport) noexcept {
       return "ipc";
     case GpuTransport::Nccl:
       return "nccl";
+    case GpuTransport::Ucx:
+      return "ucx";
   }
   return "unknown";  // only reachable through a cast of an out-of-range integer
 }
@@ -233,7 +235,9 @@ GpuTransport parse_gpu_transport(std::string_view text, std::string_view what) {
   if (name == "auto") return GpuTransport::Auto;
   if (name == "ipc" || name == "cuda_ipc" || name == "cuda-ipc") return GpuTransport::CudaIpc;
   if (name == "nccl") return GpuTransport::Nccl;
-  invalid(std::string(what) + "=" + quoted(text) + ": expected one of \"auto\", \"ipc\", \"nccl\"");
+  if (name == "ucx") return GpuTransport::Ucx;
+  invalid(std::string(what) + "=" + quoted(text) +
+          ": expected one of \"auto\", \"ipc\", \"nccl\", \"ucx\"");
 }
 
 namespace detail {

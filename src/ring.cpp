@@ -257,19 +257,20 @@ void RingImpl::connect(const rendezvous::Peers& peers) {
 }
 
 void RingImpl::connect_gpu(const rendezvous::Peers& peers, const Deadline& deadline) {
-  if (context_.supports_cuda_memory()) {
-    // CUDA memory never goes to UCX: ringpipe's own paths keep one behaviour (streams,
-    // deadlines, errors) whichever UCX build is loaded.
+  const bool ucx_cuda = context_.supports_cuda_memory();
+  if (ucx_cuda && options_.gpu_transport != GpuTransport::Ucx) {
+    // CUDA memory goes to UCX only when asked: ringpipe's own paths keep one behaviour
+    // (streams, deadlines, errors) whichever UCX build is loaded.
     log(LogLevel::Info,
-        "the loaded UCX supports CUDA memory; GPU data takes ringpipe's CUDA IPC "
-        "and NCCL paths all the same");
+        "the loaded UCX supports CUDA memory; GPU data takes ringpipe's own paths unless "
+        "gpu_transport is ucx");
   }
   const auto peer_of = [&](const rendezvous::PeerRecord& record) {
     return gpu::EdgePeer{static_cast<int>(record.rank),
                          record.host_identity == rendezvous::host_identity(), record.gpu_identity};
   };
   gpu_edges_ = gpu::make_edges(worker_, *pred_, *succ_, peer_of(peers.pred), peer_of(peers.succ),
-                               options_, device_, deadline);
+                               options_, device_, ucx_cuda, deadline);
 }
 
 void RingImpl::post_goodbye_receive(Link& link) {

@@ -13,10 +13,11 @@ namespace ringpipe {
 // Where the ring moves data: host memory over UCX, or CUDA memory over CUDA IPC / NCCL.
 enum class CommDevice { Cpu, Gpu };
 
-// How GPU mode moves data over an edge. Auto takes the fast path where it exists: CUDA IPC
-// between processes of one host (through UCX when UCX supports CUDA memory, else ringpipe's
-// own), an NCCL communicator of the edge's two ranks otherwise.
-enum class GpuTransport { Auto, CudaIpc, Nccl };
+// How GPU mode moves data over an edge. Auto takes the fast path where it exists: ringpipe's
+// CUDA IPC between processes of one host, an NCCL communicator of the edge's two ranks
+// otherwise. Ucx hands the CUDA buffers to UCX itself (cuda_ipc, cuda_copy, or whatever the
+// loaded UCX was built with); it needs a UCX with CUDA support.
+enum class GpuTransport { Auto, CudaIpc, Nccl, Ucx };
 
 // How a rank waits for the network.
 enum class ProgressMode {
@@ -28,7 +29,7 @@ enum class ProgressMode {
 // "cpu"/"gpu", "busy"/"blocking"/"adaptive".
 RINGPIPE_API std::string_view to_string(CommDevice device) noexcept;
 RINGPIPE_API std::string_view to_string(ProgressMode mode) noexcept;
-// "auto"/"ipc"/"nccl".
+// "auto"/"ipc"/"nccl"/"ucx".
 RINGPIPE_API std::string_view to_string(GpuTransport transport) noexcept;
 // Parse the names above; anything else throws Error{InvalidArgument} naming `what` and the text.
 RINGPIPE_API CommDevice parse_comm_device(std::string_view text, std::string_view what);

@@ -52,6 +52,7 @@ void DeviceRequest::reset() noexcept {
   copy_in_flight_ = false;
   copy_status_ = cudaSuccess;
   transferred_ = false;
+  through_ucx_ = false;
   copy_source_ = nullptr;
   source_ready_ = nullptr;
 }
@@ -69,6 +70,13 @@ void DeviceRequest::start_send(DevicePipe& pipe, const void* data, std::size_t b
   descriptor_ = Descriptor{};
   descriptor_.sequence = pipe.next_sequence();
   descriptor_.bytes = bytes;
+  through_ucx_ = pipe.through_ucx();
+  if (through_ucx_) {
+    // Handed to UCX once the stream has reached the send (advance_through_ucx).
+    record_ready(stream, "send");
+    engine_->track(this);
+    return;
+  }
   try {
     if (bytes != 0 && pipe.nccl() != nullptr) {
       descriptor_.kind = SourceKind::Nccl;
@@ -129,23 +137,29 @@ void DeviceRequest::start_recv(DevicePipe& pipe, void* data, std::size_t capacit
   started_ = detail::Clock::now();
   stage_ = Stage::Posted;
   receive_order_ = pipe.next_receive_order();
-  if (capacity != 0) {
-    // The data lands from another stream (the edge's copy stream, or NCCL's): not before the
-    // work enqueued before this call.
-    ready_ = pipe.acquire_copy_event();
-    if (const cudaError_t status = cudaEventRecord(ready_, stream); status != cudaSuccess) {
-      finish(std::nullopt);
-      fail(status, describe_operation() + ": cannot record the receive on its stream");
-    }
+  through_ucx_ = pipe.through_ucx();
+  // The data lands from another stream (the edge's copy stream, NCCL's, UCX's): not before the
+  // work enqueued before this call.
+  if (capacity != 0 || through_ucx_) record_ready(stream, "receive");
+  if (!through_ucx_) {
+    message_ = pipe.host().post_channel_recv(ucx::Channel::GpuDescriptor, tag, &descriptor_,
+                                             sizeof descriptor_);
   }
-  message_ = pipe.host().post_channel_recv(ucx::Channel::GpuDescriptor, tag, &descriptor_,
-                                           sizeof descriptor_);
   engine_->track(this);
+}
+
+void DeviceRequest::record_ready(cudaStream_t stream, const char* operation) {
+  ready_ = pipe_->acquire_copy_event();
+  if (const cudaError_t status = cudaEventRecord(ready_, stream); status != cudaSuccess) {
+    finish(std::nullopt);
+    fail(status, describe_operation() + ": cannot record the " + operation + " on its stream");
+  }
 }
 
 bool DeviceRequest::advance() noexcept {
   if (stage_ == Stage::Done || pipe_ == nullptr) return false;
   try {
+    if (through_ucx_) return advance_through_ucx();
     return kind_ == Kind::Send ? advance_send() : advance_recv();
   } catch (const Error& error) {
     finish(error);
@@ -281,6 +295,39 @@ bool DeviceRequest::advance_recv() {
       break;
   }
   return false;
+}
+
+bool DeviceRequest::advance_through_ucx() {
+  if (stage_ == Stage::Posted) {
+    if (dropped_) {
+      finish(Error(Errc::Closed, describe_operation() + " was dropped"));
+      return true;
+    }
+    // UCX knows nothing of streams: the buffer goes to it once the stream has reached the call.
+    const cudaError_t state = cudaEventQuery(ready_);
+    if (state == cudaErrorNotReady) return false;
+    if (state != cudaSuccess) {
+      (void)cudaGetLastError();
+      finish(Error(Errc::Internal,
+                   describe(state, describe_operation() + ": its stream failed before it")));
+      return true;
+    }
+    transferred_ = true;  // `ready_` has been passed
+    ucx::UcxPipe& host = pipe_->host();
+    message_ = kind_ == Kind::Send
+                   ? host.post_channel_send(ucx::Channel::GpuDescriptor, tag_, buffer_, size_)
+                   : host.post_channel_recv(ucx::Channel::GpuDescriptor, tag_, buffer_, size_);
+    stage_ = Stage::Copying;
+    return true;
+  }
+  if (stage_ != Stage::Copying || !message_->done()) return false;
+  if (auto error = message_->outcome()) {
+    finish(in_context(*error));
+    return true;
+  }
+  bytes_ = kind_ == Kind::Send ? size_ : message_->bytes();
+  finish(std::nullopt);
+  return true;
 }
 
 bool DeviceRequest::advance_transfer() {
@@ -488,7 +535,9 @@ void DeviceRequest::wait(std::optional<std::chrono::milliseconds> timeout) {
         // The receiver may be copying from the buffer; failing the edge tells it to stop
         // trusting this rank, and completes the host messages.
         fail_edge(expired);
-      } else if (stage_ == Stage::Posted && message_ != nullptr) {
+      } else if (through_ucx_ && message_ == nullptr) {
+        finish(expired);  // still waiting for its stream: nothing was handed to UCX
+      } else if ((stage_ == Stage::Posted || through_ucx_) && message_ != nullptr) {
         message_->cancel_with(expired);
       }
       (void)finish_by(detail::Deadline(kSettleTimeout));
@@ -519,7 +568,7 @@ void DeviceRequest::release() noexcept {
           fail_edge(Error(Errc::Timeout, describe_operation() + " was dropped unfinished"));
           (void)finish_by(detail::Deadline(kSettleTimeout));
         }
-      } else if (stage_ == Stage::Posted) {
+      } else if (stage_ == Stage::Posted || through_ucx_) {
         dropped_ = true;
         if (message_ != nullptr) {
           message_->cancel_with(Error(Errc::Closed, describe_operation() + " was dropped"));
@@ -560,22 +609,27 @@ std::string DeviceRequest::describe_operation() const {
   return std::string(sending ? "send" : "recv") + " on " +
          (pipe_ ? pipe_->host().name(sending) : std::string("a closed ring")) + " tag " +
          std::to_string(tag_) + " size " + std::to_string(size_) +
-         (pipe_ && pipe_->nccl() ? " (nccl)" : " (cuda-ipc)");
+         (pipe_ && pipe_->nccl() ? " (nccl)"
+          : through_ucx_         ? " (ucx)"
+                                 : " (cuda-ipc)");
 }
 
 // ---- DevicePipe ---------------------------------------------------------------------------------
 
 DevicePipe::DevicePipe(Engine& engine, ucx::UcxPipe& host, const LocalDevice& device,
-                       std::string peer_gpu, bool copy_kernel, std::shared_ptr<NcclComm> nccl)
+                       std::string peer_gpu, EdgeSetup setup)
     : engine_(engine),
       host_(host),
       device_(device.ordinal),
-      nccl_(std::move(nccl)),
-      kernel_works_(copy_kernel && copy_kernel_available()) {
+      nccl_(std::move(setup.nccl)),
+      through_ucx_(setup.ucx),
+      kernel_works_(setup.copy_kernel && copy_kernel_available()) {
   const std::string gpus =
       peer_gpu == device.uuid ? "both on " + device.uuid : device.uuid + " -> " + peer_gpu;
   if (nccl_ != nullptr) {
     description_ = host_.name(true) + " (nccl, " + gpus + ")";
+  } else if (through_ucx_) {
+    description_ = host_.name(true) + " (ucx: " + host_.endpoint().transports() + ", " + gpus + ")";
   } else if (same_process()) {
     description_ = host_.name(true) + " (cuda device copy on " + device.uuid + ")";
   } else {

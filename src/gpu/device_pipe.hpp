@@ -60,7 +60,9 @@ class DeviceRequest final : public detail::RequestState {
   [[nodiscard]] bool settled() const noexcept { return stage_ == Stage::Done; }
   // Device work in flight, or a send waiting for its NCCL turn: no UCX event will announce
   // progress, so waiting must poll.
-  [[nodiscard]] bool copying() const noexcept { return stage_ == Stage::Copying || waiting_turn_; }
+  [[nodiscard]] bool copying() const noexcept {
+    return stage_ == Stage::Copying || waiting_turn_ || (through_ucx_ && stage_ == Stage::Posted);
+  }
   [[nodiscard]] bool released() const noexcept { return released_; }
   [[nodiscard]] const DevicePipe* pipe() const noexcept { return pipe_; }
   // The Ring is closing: drop the transport; the Request reports Closed unless it completed.
@@ -85,6 +87,9 @@ class DeviceRequest final : public detail::RequestState {
  private:
   bool advance_send();
   bool advance_recv();
+  // GpuTransport::Ucx: waits for the stream, then the UCX request does the rest.
+  bool advance_through_ucx();
+  void record_ready(cudaStream_t stream, const char* operation);
   // Maps the sender's buffer and puts the copy in the pipe's next batch.
   void queue_copy();
   void start_nccl_receive();
@@ -129,6 +134,7 @@ class DeviceRequest final : public detail::RequestState {
   bool copy_in_flight_ = false;      // IPC: enqueued; the pipe reports its end
   cudaError_t copy_status_ = cudaSuccess;
   bool transferred_ = false;            // the data moved (so `ready_` has been passed)
+  bool through_ucx_ = false;            // GpuTransport::Ucx: UCX moves the CUDA buffer itself
   const char* copy_source_ = nullptr;   // IPC: the sender's data, mapped here
   cudaEvent_t source_ready_ = nullptr;  // IPC: the sender's stream reached the send
   std::uint64_t receive_order_ = 0;     // recv: posting order on its pipe
@@ -144,13 +150,19 @@ class DeviceRequest final : public detail::RequestState {
   detail::Clock::time_point started_;
 };
 
+// How an edge moves its data (see make_edges).
+struct EdgeSetup {
+  bool copy_kernel = true;  // several copies may run as one kernel (Options::gpu_copy_kernel)
+  bool ucx = false;         // the CUDA buffers go to UCX itself (GpuTransport::Ucx)
+  std::shared_ptr<NcclComm> nccl;  // the NCCL path's communicator; nullptr on the others
+};
+
 class DevicePipe final : public PipeGroup {
  public:
   // `peer_gpu`: the UUID of the neighbour's GPU, from the rendezvous. `nccl`: the edge's
   // communicator on the NCCL path, nullptr on the CUDA IPC path.
-  // `copy_kernel`: several copies may run as one kernel (Options::gpu_copy_kernel).
   DevicePipe(Engine& engine, ucx::UcxPipe& host, const LocalDevice& device, std::string peer_gpu,
-             bool copy_kernel, std::shared_ptr<NcclComm> nccl);
+             EdgeSetup setup);
   ~DevicePipe() override;
 
   [[nodiscard]] int rank() const noexcept override { return host_.rank(); }
@@ -162,6 +174,7 @@ class DevicePipe final : public PipeGroup {
   [[nodiscard]] std::uint64_t next_sequence() noexcept { return ++sequence_; }
   [[nodiscard]] std::uint64_t next_receive_order() noexcept { return ++receive_order_; }
   [[nodiscard]] NcclComm* nccl() const noexcept { return nccl_.get(); }
+  [[nodiscard]] bool through_ucx() const noexcept { return through_ucx_; }
 
   // Sender: the IPC handle of the allocation at `base` (cached per allocation).
   const cudaIpcMemHandle_t& export_memory(std::uint64_t buffer_id, std::uintptr_t base);
@@ -233,6 +246,7 @@ class DevicePipe final : public PipeGroup {
   ucx::UcxPipe& host_;
   int device_;
   std::shared_ptr<NcclComm> nccl_;
+  bool through_ucx_;
   std::string description_;
   std::uint64_t sequence_ = 0;
   std::uint64_t receive_order_ = 0;

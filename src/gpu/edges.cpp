@@ -15,7 +15,7 @@
 namespace ringpipe::gpu {
 namespace {
 
-enum class Path : std::uint32_t { CudaIpc = 1, Nccl = 2 };
+enum class Path : std::uint32_t { CudaIpc = 1, Nccl = 2, Ucx = 3 };
 
 // Sent by each end of an edge to the other before the Ring is released.
 struct SetupMessage {
@@ -29,9 +29,18 @@ std::string edge_name(const ucx::UcxPipe& host) { return host.name(true); }
 // Symmetric: both ends of an edge decide alike from what both know (the rendezvous records and
 // options the launcher gives every rank); agree() catches options that differ.
 Path choose_path(const ucx::UcxPipe& host, const EdgePeer& peer, const Options& options,
-                 const LocalDevice& device) {
+                 const LocalDevice& device, bool ucx_cuda) {
   const std::string edge = "GPU mode on " + edge_name(host) + ": ";
   const std::string who = "rank " + std::to_string(peer.rank);
+  if (options.gpu_transport == GpuTransport::Ucx) {
+    if (!ucx_cuda) {
+      throw Error(Errc::Unsupported,
+                  edge +
+                      "the UCX transport was asked for, but the loaded UCX has no CUDA "
+                      "support (`ucx_info -d` lists no cuda transport)");
+    }
+    return Path::Ucx;
+  }
   if (peer.rank == options.rank) {
     return options.gpu_transport == GpuTransport::Nccl ? Path::Nccl : Path::CudaIpc;
   }
@@ -114,13 +123,12 @@ class DeviceEdges final : public GpuEdges {
  public:
   DeviceEdges(ucx::Worker& worker, ucx::UcxPipe& pred, ucx::UcxPipe& succ,
               const std::string& pred_gpu, const std::string& succ_gpu, const LocalDevice& device,
-              bool copy_kernel, std::shared_ptr<NcclComm> pred_nccl,
-              std::shared_ptr<NcclComm> succ_nccl)
+              EdgeSetup pred_setup, EdgeSetup succ_setup)
       : engine_(std::make_unique<Engine>(worker, device.ordinal)),
-        pred_(std::make_unique<DevicePipe>(*engine_, pred, device, pred_gpu, copy_kernel,
-                                           std::move(pred_nccl))),
-        succ_(std::make_unique<DevicePipe>(*engine_, succ, device, succ_gpu, copy_kernel,
-                                           std::move(succ_nccl))) {}
+        pred_(
+            std::make_unique<DevicePipe>(*engine_, pred, device, pred_gpu, std::move(pred_setup))),
+        succ_(std::make_unique<DevicePipe>(*engine_, succ, device, succ_gpu,
+                                           std::move(succ_setup))) {}
   ~DeviceEdges() override {
     engine_.reset();  // detaches the requests before the pipes' resources go
   }
@@ -130,6 +138,7 @@ class DeviceEdges final : public GpuEdges {
   std::string path(const PipeGroup& edge) const override {
     const DevicePipe& pipe = &edge == pred_.get() ? *pred_ : *succ_;
     if (pipe.nccl() != nullptr) return "nccl";
+    if (pipe.through_ucx()) return "ucx";
     return edge.peer() == edge.rank() ? "cuda device copy" : "cuda-ipc";
   }
 
@@ -144,9 +153,9 @@ class DeviceEdges final : public GpuEdges {
 std::unique_ptr<GpuEdges> make_edges(ucx::Worker& worker, ucx::UcxPipe& pred, ucx::UcxPipe& succ,
                                      const EdgePeer& pred_peer, const EdgePeer& succ_peer,
                                      const Options& options, const LocalDevice& device,
-                                     const detail::Deadline& deadline) {
-  const Path pred_path = choose_path(pred, pred_peer, options, device);
-  const Path succ_path = choose_path(succ, succ_peer, options, device);
+                                     bool ucx_cuda, const detail::Deadline& deadline) {
+  const Path pred_path = choose_path(pred, pred_peer, options, device, ucx_cuda);
+  const Path succ_path = choose_path(succ, succ_peer, options, device, ucx_cuda);
   agree(worker, pred, pred_path, succ, succ_path, deadline);
   // A 1-rank ring's two pipes are the two ends of one edge: one communicator.
   const bool one_edge = pred_peer.rank == options.rank;
@@ -162,9 +171,10 @@ std::unique_ptr<GpuEdges> make_edges(ucx::Worker& worker, ucx::UcxPipe& pred, uc
     if (succ_path == Path::Nccl) succ_nccl = comms[next++];
     if (pred_path == Path::Nccl) pred_nccl = one_edge ? succ_nccl : comms[next++];
   }
-  return std::make_unique<DeviceEdges>(worker, pred, succ, pred_peer.gpu_uuid, succ_peer.gpu_uuid,
-                                       device, options.gpu_copy_kernel, std::move(pred_nccl),
-                                       std::move(succ_nccl));
+  return std::make_unique<DeviceEdges>(
+      worker, pred, succ, pred_peer.gpu_uuid, succ_peer.gpu_uuid, device,
+      EdgeSetup{options.gpu_copy_kernel, pred_path == Path::Ucx, std::move(pred_nccl)},
+      EdgeSetup{options.gpu_copy_kernel, succ_path == Path::Ucx, std::move(succ_nccl)});
 }
 
 }  // namespace ringpipe::gpu

@@ -47,10 +47,11 @@ class GpuEdges {
 };
 
 // Chooses each edge's path (see Options::gpu_transport) and agrees on it with the neighbour
-// before `deadline`. Throws Error{Unsupported} when an edge has no usable path.
+// before `deadline`. `ucx_cuda`: the loaded UCX handles CUDA memory (GpuTransport::Ucx needs
+// it). Throws Error{Unsupported} when an edge has no usable path.
 std::unique_ptr<GpuEdges> make_edges(ucx::Worker& worker, ucx::UcxPipe& pred, ucx::UcxPipe& succ,
                                      const EdgePeer& pred_peer, const EdgePeer& succ_peer,
                                      const Options& options, const LocalDevice& device,
-                                     const detail::Deadline& deadline);
+                                     bool ucx_cuda, const detail::Deadline& deadline);
 
 }  // namespace ringpipe::gpu

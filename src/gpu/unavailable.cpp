@@ -17,7 +17,7 @@ LocalDevice open_device(const Options& options) {
 
 std::unique_ptr<GpuEdges> make_edges(ucx::Worker&, ucx::UcxPipe&, ucx::UcxPipe&, const EdgePeer&,
                                      const EdgePeer&, const Options& options, const LocalDevice&,
-                                     const detail::Deadline&) {
+                                     bool, const detail::Deadline&) {
   (void)open_device(options);  // throws
   return nullptr;
 }

@@ -33,6 +33,7 @@ TEST(OptionsNames, ToStringNamesEveryEnumerator) {
   EXPECT_EQ(to_string(GpuTransport::Auto), "auto");
   EXPECT_EQ(to_string(GpuTransport::CudaIpc), "ipc");
   EXPECT_EQ(to_string(GpuTransport::Nccl), "nccl");
+  EXPECT_EQ(to_string(GpuTransport::Ucx), "ucx");
 }
 
 TEST(OptionsNames, ParseRoundTripsToStringAndIgnoresCase) {
@@ -43,7 +44,8 @@ TEST(OptionsNames, ParseRoundTripsToStringAndIgnoresCase) {
        {ProgressMode::BusyPoll, ProgressMode::Blocking, ProgressMode::Adaptive}) {
     EXPECT_EQ(parse_progress_mode(to_string(mode), "x"), mode);
   }
-  for (GpuTransport transport : {GpuTransport::Auto, GpuTransport::CudaIpc, GpuTransport::Nccl}) {
+  for (GpuTransport transport :
+       {GpuTransport::Auto, GpuTransport::CudaIpc, GpuTransport::Nccl, GpuTransport::Ucx}) {
     EXPECT_EQ(parse_gpu_transport(to_string(transport), "x"), transport);
   }
   EXPECT_EQ(parse_gpu_transport("CUDA_IPC", "x"), GpuTransport::CudaIpc);
