@@ -148,12 +148,21 @@ bool is_loopback(const std::string& host) {
          host.rfind("::ffff:127.", 0) == 0;
 }
 
-// Neighbours reach this rank's liveness listener at the address it reached the head from. A
-// loopback address there is only right when the head itself was named as loopback (a ring on
-// one host); otherwise (a host name that /etc/hosts maps to 127.0.1.1 on rank 0's own host)
-// other hosts could not use it, and the host's name is what they can resolve.
-std::string advertised_liveness_host(const std::string& head, const std::string& local) {
-  if (!is_loopback(local) || is_loopback(head)) return local;
+// Neighbours reach this rank's liveness listener at the address of the interface the ring was
+// told to use (the data's network), else at the address it reached the head from. A loopback
+// address there is only right when the head itself was named as loopback (a ring on one
+// host); otherwise (a host name that /etc/hosts maps to 127.0.1.1 on rank 0's own host) other
+// hosts could not use it, and the host's name is what they can resolve.
+std::string advertised_liveness_host(const Options& options, const std::string& local) {
+  if (!options.ifname.empty()) {
+    const bool ipv6 = local.find(':') != std::string::npos;
+    if (auto address = rendezvous::interface_address(options.ifname, ipv6)) return *address;
+    // Not a network interface of this host (UCX also takes device names such as mlx5_0:1).
+    log(LogLevel::Info, "interface " + options.ifname +
+                            " has no IP address here; neighbours check this rank's liveness "
+                            "over the network it reached the head by");
+  }
+  if (!is_loopback(local) || is_loopback(options.head)) return local;
   return rendezvous::host_name();
 }
 
@@ -192,7 +201,7 @@ RingImpl::RingImpl(const Options& options)
   rendezvous::RendezvousClient client(options.head, port, deadline, options.token);
   std::string liveness_host;
   if (options.world_size > 1) {
-    liveness_host = advertised_liveness_host(options.head, client.local_host());
+    liveness_host = advertised_liveness_host(options, client.local_host());
     // Every interface: neighbours may reach this host by another address than the one it
     // advertises (its name); only ranks that know the ring's secret are kept.
     const bool ipv6 = client.local_host().find(':') != std::string::npos;

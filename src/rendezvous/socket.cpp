@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -284,6 +285,29 @@ void recv_exact(int fd, std::span<std::byte> data, const detail::Deadline& deadl
 
 bool wait_readable(int fd, const detail::Deadline& deadline) {
   return wait_for(fd, POLLIN, deadline);
+}
+
+std::optional<std::string> interface_address(const std::string& name, bool prefer_ipv6) {
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) return std::nullopt;
+  std::optional<std::string> ipv4, ipv6;
+  for (const ifaddrs* entry = list; entry != nullptr; entry = entry->ifa_next) {
+    if (entry->ifa_addr == nullptr || name != entry->ifa_name) continue;
+    char text[INET6_ADDRSTRLEN] = {};
+    if (entry->ifa_addr->sa_family == AF_INET && !ipv4) {
+      const auto* address = reinterpret_cast<const sockaddr_in*>(entry->ifa_addr);
+      if (inet_ntop(AF_INET, &address->sin_addr, text, sizeof text) != nullptr) ipv4 = text;
+    } else if (entry->ifa_addr->sa_family == AF_INET6 && !ipv6) {
+      const auto* address = reinterpret_cast<const sockaddr_in6*>(entry->ifa_addr);
+      if (!IN6_IS_ADDR_LINKLOCAL(&address->sin6_addr) &&
+          inet_ntop(AF_INET6, &address->sin6_addr, text, sizeof text) != nullptr) {
+        ipv6 = text;
+      }
+    }
+  }
+  freeifaddrs(list);
+  if (prefer_ipv6) return ipv6 ? ipv6 : ipv4;
+  return ipv4 ? ipv4 : ipv6;
 }
 
 std::string host_name() {

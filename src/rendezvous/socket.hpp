@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -62,6 +63,11 @@ void set_nonblocking(int fd);
 
 // Waits until fd is readable (or closed); false if the deadline passed first.
 bool wait_readable(int fd, const detail::Deadline& deadline);
+
+// The numeric address of network interface `name` ("eth0"), of the family asked for if it has
+// one (IPv6 link-local addresses are skipped: they need a scope to be reached); nullopt if
+// there is no such interface or it has no address.
+std::optional<std::string> interface_address(const std::string& name, bool prefer_ipv6);
 
 // Name of this host, and an identity that differs between hosts and between boots.
 std::string host_name();

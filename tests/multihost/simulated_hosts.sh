@@ -3,7 +3,9 @@
 # (what `ip netns exec` shows as /etc/hosts) names the first host "<tag>-head". Skips the test
 # (77) without root or `ip netns`; everything made here, and every process left in the
 # namespaces or listed in `pids`, is removed on exit, also when the test fails or is stopped.
-# Usage: source simulated_hosts.sh TAG SUBNET_PREFIX; make_hosts
+# make_second_network adds `data1` to each host (10.2zz.yy.1-3/24, SECOND_PREFIX) on a bridge
+# of its own.
+# Usage: source simulated_hosts.sh TAG SUBNET_PREFIX [SECOND_PREFIX]; make_hosts
 
 if [ "$(id -u)" -ne 0 ] || ! ip netns list >/dev/null 2>&1; then
   echo "SKIP: needs root and ip netns"; exit 77
@@ -13,6 +15,7 @@ tag="$1$$"
 switch="${tag}sw"
 hosts=("${tag}h0" "${tag}h1" "${tag}h2")
 subnet="$2.$(( $$ % 200 + 20 ))"
+second_subnet="${3:-}.$(( $$ % 200 + 20 ))"
 logs=$(mktemp -d)
 pids=()
 cleanup_hosts() {
@@ -46,5 +49,20 @@ make_hosts() {
     ip -n "$ns" link set data0 up
     mkdir -p "/etc/netns/$ns"
     printf '127.0.0.1 localhost\n%s.1 %s-head\n' "$subnet" "$tag" > "/etc/netns/$ns/hosts"
+  done
+}
+
+make_second_network() {
+  ip -n "$switch" link add br1 type bridge
+  ip -n "$switch" link set br1 up
+  for i in 0 1 2; do
+    local ns=${hosts[$i]}
+    ip link add "${tag}f$i" type veth peer name "${tag}q$i"
+    ip link set "${tag}f$i" netns "$ns"
+    ip link set "${tag}q$i" netns "$switch"
+    ip -n "$switch" link set "${tag}q$i" master br1 up
+    ip -n "$ns" link set "${tag}f$i" name data1
+    ip -n "$ns" addr add "$second_subnet.$((i + 1))/24" dev data1
+    ip -n "$ns" link set data1 up
   done
 }
