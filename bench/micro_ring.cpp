@@ -76,7 +76,7 @@ void BM_Rendezvous_1024Ranks(benchmark::State& state) {
       ranks.emplace_back([&, rank] {
         try {
           const detail::Deadline deadline(std::chrono::seconds(60));
-          rendezvous::RendezvousClient client("127.0.0.1", port, deadline);
+          rendezvous::RendezvousClient client("127.0.0.1", port, deadline, /*token=*/"");
           rendezvous::Hello hello;
           hello.library_version = RINGPIPE_VERSION;
           hello.world_size = kRanks;

@@ -17,7 +17,7 @@ class RendezvousClient {
  public:
   // `token` is the job's shared secret ("" = none); it is never put in a message.
   RendezvousClient(const std::string& head, std::uint16_t port, const detail::Deadline& deadline,
-                   std::string token = {});
+                   std::string token);
 
   // Authenticates (see rendezvous/auth.hpp), then sends `hello` and waits for the neighbours'
   // records. The Hello, which holds this rank's addresses, goes only to a head that proved it
