@@ -28,23 +28,8 @@ for rank in 0 1 2; do
   pids+=($!)
 done
 
-show_logs() {
-  for rank in 0 1 2; do sed "s/^/[rank $rank] /" "$logs/$rank.log"; done
-}
-
 # Cut only once every rank moved data: the cut must land mid-stream, not during the rendezvous.
-deadline=$((SECONDS + 30))
-while [ "$(cat "$logs"/*.log | grep -c '^STREAMING$' || true)" -lt 3 ]; do
-  if [ $SECONDS -ge $deadline ]; then
-    show_logs; echo "FAIL: the ring did not start streaming within 30 s"; exit 1
-  fi
-  for pid in "${pids[@]}"; do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      show_logs; echo "FAIL: a rank exited before the cut"; exit 1
-    fi
-  done
-  sleep 0.1
-done
+wait_until_streaming
 sleep 0.5
 cut_ns=$("$program" --clock)
 ip -n "${hosts[$cut_rank]}" link set data0 down

@@ -66,3 +66,25 @@ make_second_network() {
     ip -n "$ns" link set data1 up
   done
 }
+
+# The logs of ranks 0-2 (fault_rank's, in $logs), each line led by its rank.
+show_logs() {
+  for rank in 0 1 2; do sed "s/^/[rank $rank] /" "$logs/$rank.log"; done
+}
+
+# Waits until the three fault_rank processes in `pids` have each moved a first round; fails the
+# test if one exits first or 30 s pass.
+wait_until_streaming() {
+  local deadline=$((SECONDS + 30))
+  while [ "$(cat "$logs"/*.log | grep -c '^STREAMING$' || true)" -lt 3 ]; do
+    if [ $SECONDS -ge $deadline ]; then
+      show_logs; echo "FAIL: the ring did not start streaming within 30 s"; exit 1
+    fi
+    for pid in "${pids[@]}"; do
+      if ! kill -0 "$pid" 2>/dev/null; then
+        show_logs; echo "FAIL: a rank exited before the fault"; exit 1
+      fi
+    done
+    sleep 0.1
+  done
+}
