@@ -1,7 +1,8 @@
 // ringpipe: GPU mode's requests in flight.
 #include "gpu/engine.hpp"
 
-#include "gpu/device_pipe.hpp"
+#include "gpu/copy_batcher.hpp"
+#include "gpu/device_request.hpp"
 #include "gpu/device_scope.hpp"
 
 #include <algorithm>
@@ -36,11 +37,11 @@ DeviceRequest* Engine::acquire() {
 
 void Engine::track(DeviceRequest* request) { in_flight_.push_back(request); }
 
-void Engine::add_pipe(DevicePipe* pipe) { pipes_.push_back(pipe); }
+void Engine::add_batcher(CopyBatcher* batcher) { batchers_.push_back(batcher); }
 
-void Engine::flush_at_end_of_pass(DevicePipe* pipe) {
-  if (std::find(to_flush_.begin(), to_flush_.end(), pipe) == to_flush_.end()) {
-    to_flush_.push_back(pipe);
+void Engine::flush_at_end_of_pass(CopyBatcher* batcher) {
+  if (std::find(to_flush_.begin(), to_flush_.end(), batcher) == to_flush_.end()) {
+    to_flush_.push_back(batcher);
   }
 }
 
@@ -60,7 +61,7 @@ ucx::Worker::SideWork Engine::poll() {
   if (in_flight_.empty()) return work;
   const DeviceScope scope(device_);
   // Copies that ended, found with one event query per edge and batch.
-  for (DevicePipe* pipe : pipes_) pipe->reap_copies();
+  for (CopyBatcher* batcher : batchers_) batcher->reap();
   for (std::size_t i = 0; i < in_flight_.size();) {
     DeviceRequest* request = in_flight_[i];
     work.did_work = request->advance() || work.did_work;
@@ -74,7 +75,7 @@ ucx::Worker::SideWork Engine::poll() {
     if (request->released()) recycle(request);
   }
   // The copies this pass matched, one batch per edge.
-  for (DevicePipe* pipe : to_flush_) pipe->flush_copies();
+  for (CopyBatcher* batcher : to_flush_) batcher->flush();
   to_flush_.clear();
   return work;
 }

@@ -7,7 +7,7 @@
 
 namespace ringpipe::gpu {
 
-class DevicePipe;
+class CopyBatcher;
 class DeviceRequest;
 
 // A GPU transfer takes several steps (message, copy, reply) that must advance while the user
@@ -31,10 +31,10 @@ class Engine {
   // Back to the pool. A request released while still in flight stays tracked and is recycled
   // here once it settles.
   void recycle(DeviceRequest* request) noexcept;
-  // An edge whose copies each progress pass checks; it must outlive the engine.
-  void add_pipe(DevicePipe* pipe);
-  // `pipe` has copies to enqueue at the end of this progress pass.
-  void flush_at_end_of_pass(DevicePipe* pipe);
+  // An edge's copies, which each progress pass checks; it must outlive the engine.
+  void add_batcher(CopyBatcher* batcher);
+  // `batcher` has copies to enqueue at the end of this progress pass.
+  void flush_at_end_of_pass(CopyBatcher* batcher);
 
  private:
   ucx::Worker::SideWork poll();
@@ -44,8 +44,8 @@ class Engine {
   std::vector<DeviceRequest*> in_flight_;
   std::vector<DeviceRequest*> outstanding_;  // acquired and not yet recycled
   std::vector<DeviceRequest*> free_;
-  std::vector<DevicePipe*> pipes_;
-  std::vector<DevicePipe*> to_flush_;
+  std::vector<CopyBatcher*> batchers_;
+  std::vector<CopyBatcher*> to_flush_;
 };
 
 }  // namespace ringpipe::gpu
