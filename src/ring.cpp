@@ -155,12 +155,13 @@ bool is_loopback(const std::string& host) {
 // hosts could not use it, and the host's name is what they can resolve.
 std::string advertised_liveness_host(const Options& options, const std::string& local) {
   if (!options.ifname.empty()) {
+    // Of the family the listener serves: the one this rank reached the head by.
     const bool ipv6 = local.find(':') != std::string::npos;
     if (auto address = rendezvous::interface_address(options.ifname, ipv6)) return *address;
     // Not a network interface of this host (UCX also takes device names such as mlx5_0:1).
-    log(LogLevel::Info, "interface " + options.ifname +
-                            " has no IP address here; neighbours check this rank's liveness "
-                            "over the network it reached the head by");
+    log(LogLevel::Info, "interface " + options.ifname + " has no " + (ipv6 ? "IPv6" : "IPv4") +
+                            " address here; neighbours check this rank's liveness over the "
+                            "network it reached the head by");
   }
   if (!is_loopback(local) || is_loopback(options.head)) return local;
   return rendezvous::host_name();

@@ -112,7 +112,7 @@ void CopyBatcher::wait_for_streams(cudaStream_t stream) {
     bool newest_of_its_stream = true;
     bool newest_of_sender_stream = request->descriptor().stream_known != 0;
     for (const DeviceRequest* other : batch_) {
-      if (other->user_stream() == request->user_stream() &&
+      if (request->user_stream_id() && other->user_stream_id() == request->user_stream_id() &&
           other->receive_order() > request->receive_order()) {
         newest_of_its_stream = false;
       }

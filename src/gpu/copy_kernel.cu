@@ -30,8 +30,11 @@ __global__ void __launch_bounds__(kThreads) copy_segments(CopyList list) {
 bool copy_kernel_available() noexcept { return true; }
 
 cudaError_t launch_copy_kernel(const CopyList& list, int blocks, cudaStream_t stream) noexcept {
-  copy_segments<<<blocks, kThreads, 0, stream>>>(list);
-  return cudaGetLastError();
+  // Unlike <<<...>>> and cudaGetLastError(), this reports this launch only, never an error an
+  // earlier call of the application's left behind (the kernel would be running all the same).
+  void* arguments[] = {const_cast<CopyList*>(&list)};
+  return cudaLaunchKernel(reinterpret_cast<const void*>(&copy_segments), dim3(blocks),
+                          dim3(kThreads), arguments, 0, stream);
 }
 
 }  // namespace ringpipe::gpu

@@ -13,8 +13,19 @@ namespace {
 
 // How long a cancelled or abandoned operation may take to settle before its edge is failed.
 constexpr auto kSettleTimeout = std::chrono::milliseconds(2000);
-// Stands for the legacy default stream in a Descriptor (CUDA numbers streams from 0 up).
+// Stands for the legacy default stream (CUDA numbers streams from 0 up).
 constexpr std::uint64_t kLegacyStreamId = ~std::uint64_t{0};
+
+// What tells streams apart for as long as they live (a handle may be reused once a stream is
+// destroyed, and cudaStreamPerThread names another stream in each thread); nullopt if CUDA
+// cannot say.
+std::optional<std::uint64_t> stream_identity(cudaStream_t stream) {
+  if (stream == nullptr) return kLegacyStreamId;  // the legacy default stream: one per device
+  unsigned long long id = 0;
+  if (cudaStreamGetId(stream, &id) == cudaSuccess) return id;
+  (void)cudaGetLastError();
+  return std::nullopt;
+}
 
 }  // namespace
 
@@ -74,15 +85,9 @@ void DeviceRequest::start_send(DevicePipe& pipe, const void* data, std::size_t b
           status != cudaSuccess) {
         fail(status, describe_operation() + ": cannot record the send on its stream");
       }
-      unsigned long long stream_id = 0;
-      if (stream == nullptr) {
-        descriptor_.stream_known = 1;  // the legacy default stream: one per device
-        descriptor_.stream_id = kLegacyStreamId;
-      } else if (cudaStreamGetId(stream, &stream_id) == cudaSuccess) {
+      if (const auto id = stream_identity(stream)) {
         descriptor_.stream_known = 1;
-        descriptor_.stream_id = stream_id;
-      } else {
-        (void)cudaGetLastError();
+        descriptor_.stream_id = *id;
       }
       const auto address = reinterpret_cast<std::uintptr_t>(data);
       if (pipe.same_process()) {
@@ -121,6 +126,7 @@ void DeviceRequest::start_recv(DevicePipe& pipe, void* data, std::size_t capacit
   started_ = detail::Clock::now();
   stage_ = Stage::Posted;
   receive_order_ = pipe.next_receive_order();
+  stream_id_ = stream_identity(stream);
   through_ucx_ = pipe.through_ucx();
   // The data lands from another stream (the edge's copy stream, NCCL's, UCX's): not before the
   // work enqueued before this call.

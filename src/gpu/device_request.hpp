@@ -64,7 +64,8 @@ class DeviceRequest final : public detail::RequestState {
   [[nodiscard]] void* destination() const noexcept { return buffer_; }
   [[nodiscard]] const char* copy_source() const noexcept { return copy_source_; }
   [[nodiscard]] std::size_t copy_bytes() const noexcept { return bytes_; }
-  [[nodiscard]] cudaStream_t user_stream() const noexcept { return stream_; }
+  // The receive's stream (see stream_identity in device_request.cpp); nullopt if unknown.
+  [[nodiscard]] std::optional<std::uint64_t> user_stream_id() const noexcept { return stream_id_; }
   [[nodiscard]] cudaEvent_t user_ready() const noexcept { return ready_; }
   [[nodiscard]] std::uint64_t receive_order() const noexcept { return receive_order_; }
   [[nodiscard]] cudaEvent_t source_ready() const noexcept { return source_ready_; }
@@ -125,12 +126,13 @@ class DeviceRequest final : public detail::RequestState {
   bool copy_queued_ = false;         // IPC: the copy waits in the edge's batch
   bool copy_in_flight_ = false;      // IPC: enqueued; the batcher reports its end
   cudaError_t copy_status_ = cudaSuccess;
-  bool transferred_ = false;            // the data moved (so `ready_` has been passed)
-  bool through_ucx_ = false;            // GpuTransport::Ucx: UCX moves the CUDA buffer itself
-  const char* copy_source_ = nullptr;   // IPC: the sender's data, mapped here
-  cudaEvent_t source_ready_ = nullptr;  // IPC: the sender's stream reached the send
-  std::uint64_t receive_order_ = 0;     // recv: posting order on its pipe
-  bool waiting_turn_ = false;           // NCCL send: "go" received, waiting for its turn
+  bool transferred_ = false;                // the data moved (so `ready_` has been passed)
+  bool through_ucx_ = false;                // GpuTransport::Ucx: UCX moves the CUDA buffer itself
+  const char* copy_source_ = nullptr;       // IPC: the sender's data, mapped here
+  cudaEvent_t source_ready_ = nullptr;      // IPC: the sender's stream reached the send
+  std::uint64_t receive_order_ = 0;         // recv: posting order on its pipe
+  std::optional<std::uint64_t> stream_id_;  // recv: its stream, to group waits by
+  bool waiting_turn_ = false;               // NCCL send: "go" received, waiting for its turn
   std::uint64_t turn_ = 0;
   bool released_ = false;  // its Request is gone
   bool dropped_ = false;   // recv: cancelled; a matching message is refused, not copied

@@ -287,7 +287,7 @@ bool wait_readable(int fd, const detail::Deadline& deadline) {
   return wait_for(fd, POLLIN, deadline);
 }
 
-std::optional<std::string> interface_address(const std::string& name, bool prefer_ipv6) {
+std::optional<std::string> interface_address(const std::string& name, bool want_ipv6) {
   ifaddrs* list = nullptr;
   if (getifaddrs(&list) != 0) return std::nullopt;
   std::optional<std::string> ipv4, ipv6;
@@ -306,8 +306,7 @@ std::optional<std::string> interface_address(const std::string& name, bool prefe
     }
   }
   freeifaddrs(list);
-  if (prefer_ipv6) return ipv6 ? ipv6 : ipv4;
-  return ipv4 ? ipv4 : ipv6;
+  return want_ipv6 ? ipv6 : ipv4;
 }
 
 std::string host_name() {

@@ -64,10 +64,10 @@ void set_nonblocking(int fd);
 // Waits until fd is readable (or closed); false if the deadline passed first.
 bool wait_readable(int fd, const detail::Deadline& deadline);
 
-// The numeric address of network interface `name` ("eth0"), of the family asked for if it has
-// one (IPv6 link-local addresses are skipped: they need a scope to be reached); nullopt if
-// there is no such interface or it has no address.
-std::optional<std::string> interface_address(const std::string& name, bool prefer_ipv6);
+// The numeric IPv4 (or, with `want_ipv6`, IPv6) address of network interface `name` ("eth0");
+// IPv6 link-local addresses are skipped (they need a scope to be reached). nullopt if there is
+// no such interface or it has no address of that family.
+std::optional<std::string> interface_address(const std::string& name, bool want_ipv6);
 
 // Name of this host, and an identity that differs between hosts and between boots.
 std::string host_name();
