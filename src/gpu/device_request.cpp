@@ -37,14 +37,7 @@ void DeviceRequest::reset() noexcept {
   dropped_ = false;
   error_.reset();
   message_ = answer_ = nullptr;
-  holds_mapping_ = false;
-  event_slot_ = -1;
-  copy_done_ = nullptr;
-  ready_ = nullptr;
-  recorded_ = true;
-  waiting_turn_ = false;
-  copy_queued_ = false;
-  copy_in_flight_ = false;
+  drop_transfer_state();
   copy_status_ = cudaSuccess;
   transferred_ = false;
   through_ucx_ = false;
@@ -482,6 +475,12 @@ void DeviceRequest::finish(std::optional<Error> error) noexcept {
     }
     if (holds_mapping_) pipe_->unmap_source(mapping_key_);
   }
+  drop_transfer_state();
+  error_ = std::move(error);
+  stage_ = Stage::Done;
+}
+
+void DeviceRequest::drop_transfer_state() noexcept {
   event_slot_ = -1;
   copy_done_ = nullptr;
   ready_ = nullptr;
@@ -490,8 +489,6 @@ void DeviceRequest::finish(std::optional<Error> error) noexcept {
   copy_queued_ = false;
   copy_in_flight_ = false;
   holds_mapping_ = false;
-  error_ = std::move(error);
-  stage_ = Stage::Done;
 }
 
 void DeviceRequest::fail_edge(const Error& error) noexcept {

@@ -94,6 +94,8 @@ class DeviceRequest final : public detail::RequestState {
   bool post_reply(ReplyStatus status, std::uint64_t turn = 0);
   void send_reply(ReplyStatus status);
   void finish(std::optional<Error> error) noexcept;
+  // Forgets the events, slot, mapping and copy of the transfer (finish() returned them first).
+  void drop_transfer_state() noexcept;
   // Progresses until done, then drops a receive that has not matched; false on deadline.
   bool finish_by(const detail::Deadline& deadline);
   // The request gave up (timeout, drop): the neighbour learns it by the edge's failure.
