@@ -121,12 +121,9 @@ void RendezvousServer::run(const detail::Deadline& deadline, const std::atomic<b
       if (!connection.dead && !connection.out.empty()) flush(connection);
       if (connection.rank < 0 && !connection.dead && !connection.closing &&
           now >= connection.hello_deadline) {
-        detail::log(detail::LogLevel::Warning,
-                    "rendezvous: dropping " + connection.remote +
-                        ": did not authenticate and send a valid Hello within " +
-                        detail::format_seconds(
-                            std::chrono::duration<double>(config_.hello_timeout).count()));
-        connection.dead = true;
+        drop(connection, "did not authenticate and send a valid Hello within " +
+                             detail::format_seconds(
+                                 std::chrono::duration<double>(config_.hello_timeout).count()));
       }
       if (connection.closing && connection.out.empty()) linger(connection, now);
     }
@@ -235,9 +232,7 @@ void RendezvousServer::read_from(Connection& connection) {
       try {
         header = decode_header(std::span(connection.in).first(kHeaderSize));
       } catch (const Error& error) {
-        detail::log(detail::LogLevel::Warning,
-                    "rendezvous: dropping " + connection.remote + ": " + error.what());
-        connection.dead = true;
+        drop(connection, error.what());
         return;
       }
       if (connection.in.size() < kHeaderSize + header.payload_size) break;
@@ -255,9 +250,7 @@ void RendezvousServer::handle_frame(Connection& connection, FrameType type,
     try {
       authenticate(connection, decode_auth_response(payload));
     } catch (const Error& error) {
-      detail::log(detail::LogLevel::Warning,
-                  "rendezvous: dropping " + connection.remote + ": " + error.what());
-      connection.dead = true;
+      drop(connection, error.what());
     }
     return;
   }
@@ -269,9 +262,7 @@ void RendezvousServer::handle_frame(Connection& connection, FrameType type,
     try {
       register_rank(connection, decode_hello(payload));
     } catch (const Error& error) {
-      detail::log(detail::LogLevel::Warning,
-                  "rendezvous: dropping " + connection.remote + ": " + error.what());
-      connection.dead = true;
+      drop(connection, error.what());
     }
     return;
   }
@@ -284,9 +275,11 @@ void RendezvousServer::handle_frame(Connection& connection, FrameType type,
     ++ready_;
     return;
   }
-  detail::log(detail::LogLevel::Warning, "rendezvous: dropping " + connection.remote +
-                                             ": unexpected frame type " +
-                                             std::to_string(static_cast<int>(type)));
+  drop(connection, "unexpected frame type " + std::to_string(static_cast<int>(type)));
+}
+
+void RendezvousServer::drop(Connection& connection, const std::string& why) {
+  detail::log(detail::LogLevel::Warning, "rendezvous: dropping " + connection.remote + ": " + why);
   connection.dead = true;
 }
 

@@ -60,6 +60,9 @@ class RendezvousServer {
   void authenticate(Connection& connection, const AuthResponse& response);
   void register_rank(Connection& connection, Hello hello);
   void reject(Connection& connection, Errc code, const std::string& message);
+  // Closes a connection that sent garbage, nothing in time, or a frame out of turn, logging
+  // why; unlike reject(), nothing is sent back.
+  void drop(Connection& connection, const std::string& why);
   void abandon(Connection& connection);
   void flush(Connection& connection);
   void broadcast_peers();
