@@ -27,6 +27,8 @@ constexpr int kMaxWorldSize = 65536;
 // Longer than any sane deadline, short enough that milliseconds never overflow; "inf" exists
 // for "forever".
 constexpr double kMaxTimeoutSeconds = 1e6;
+// The rendezvous takes MASTER_PORT + 1, which must still be a TCP port.
+constexpr std::uint64_t kMaxMasterPort = 65534;
 // IFNAMSIZ - 1: the kernel rejects longer interface names, so fail early with a clear message.
 constexpr std::size_t kMaxIfnameLength = 15;
 
@@ -100,6 +102,18 @@ int parse_int(const EnvValue& env, int min, int max) {
     env.fail(expected);
   }
   return static_cast<int>(*value);
+}
+
+// torch.distributed's own store listens on MASTER_PORT (torchrun's agent, then rank 0's
+// init_process_group), so the ring takes the next port; every rank derives it alone.
+std::uint16_t parse_master_port(const EnvValue& env) {
+  const auto value = parse_u64(env.value, 10);
+  if (!value || *value < 1 || *value > kMaxMasterPort) {
+    env.fail("an integer in 1.." + std::to_string(kMaxMasterPort) +
+             ": ringpipe's rendezvous uses MASTER_PORT + 1, as MASTER_PORT itself belongs to "
+             "torch.distributed (set RINGPIPE_PORT to choose the port directly)");
+  }
+  return static_cast<std::uint16_t>(*value + 1);
 }
 
 std::uint64_t parse_job_id(const EnvValue& env) {
@@ -279,8 +293,12 @@ Options Options::from_env() {
   Options options;
 
   if (auto env = first_set({"RINGPIPE_HEAD", "MASTER_ADDR"})) options.head = parse_head(*env);
-  if (auto env = first_set({"RINGPIPE_PORT", "MASTER_PORT"})) {
+  if (auto env = first_set({"RINGPIPE_PORT"})) {
     options.port = static_cast<std::uint16_t>(parse_int(*env, 0, 65535));
+    options.port_origin = std::string(env->name) + "=" + env->value;
+  } else if (auto master = first_set({"MASTER_PORT"})) {
+    options.port = parse_master_port(*master);
+    options.port_origin = std::string(master->name) + "=" + master->value + " + 1";
   }
 
   const auto world_env =

@@ -41,6 +41,8 @@ RINGPIPE_API GpuTransport parse_gpu_transport(std::string_view text, std::string
 struct RINGPIPE_API Options {
   std::string head = "127.0.0.1";  // rank 0's address (name or IP): it hosts the rendezvous
   std::uint16_t port = 0;          // rendezvous port; 0 lets rank 0 pick a free one
+  // Where `port` came from, named when rank 0 cannot bind it ("" = the program set it).
+  std::string port_origin;
   // A socket rank 0 already listens on (-1 = none). Launchers bind port 0 themselves, publish
   // the port to every rank and hand this socket to rank 0, so no port is ever guessed. It
   // stays open (ringpipe uses a duplicate), so later rings of the process can use it again.
@@ -80,8 +82,9 @@ struct RINGPIPE_API Options {
 
   // Reads the environment (see README "Environment"). For each field the first variable set
   // wins: RINGPIPE_* , then torchrun's, then Open MPI's, then Slurm's; unset fields keep the
-  // defaults above. A malformed or out-of-range value throws Error{InvalidArgument} naming the
-  // variable and its value.
+  // defaults above. The port is RINGPIPE_PORT, else MASTER_PORT + 1 (MASTER_PORT itself is
+  // torch.distributed's). A malformed or out-of-range value throws Error{InvalidArgument}
+  // naming the variable and its value.
   static Options from_env();
 
   // Throws Error{InvalidArgument} naming the first inconsistent field.

@@ -201,10 +201,47 @@ TEST_F(OptionsFromEnv, TorchrunVariablesAreRead) {
   set_env("LOCAL_RANK", "1");
   const Options options = Options::from_env();
   EXPECT_EQ(options.head, "10.0.0.1");
-  EXPECT_EQ(options.port, 29400);
+  EXPECT_EQ(options.port, 29401) << "MASTER_PORT itself is torch.distributed's";
   EXPECT_EQ(options.world_size, 4);
   EXPECT_EQ(options.rank, 2);
   EXPECT_EQ(options.local_rank, 1);
+}
+
+// Under torchrun, torchrun's agent and then rank 0's init_process_group listen on MASTER_PORT;
+// the ring takes the next port, which every rank derives alone.
+TEST_F(OptionsFromEnv, MasterPortAloneGivesTheNextPort) {
+  set_env("MASTER_PORT", "29500");
+  const Options options = Options::from_env();
+  EXPECT_EQ(options.port, 29501);
+  EXPECT_EQ(options.port_origin, "MASTER_PORT=29500 + 1");
+}
+
+TEST_F(OptionsFromEnv, RingpipePortWinsOverMasterPortAsItIs) {
+  set_env("MASTER_PORT", "29500");
+  set_env("RINGPIPE_PORT", "29500");
+  const Options options = Options::from_env();
+  EXPECT_EQ(options.port, 29500);
+  EXPECT_EQ(options.port_origin, "RINGPIPE_PORT=29500");
+}
+
+TEST_F(OptionsFromEnv, RingpipePortWinsOverAMasterPortWithoutANextPort) {
+  set_env("MASTER_PORT", "65535");
+  set_env("RINGPIPE_PORT", "4000");
+  EXPECT_EQ(Options::from_env().port, 4000);
+}
+
+TEST_F(OptionsFromEnv, MasterPortWithoutANextPortIsInvalidArgument) {
+  for (const char* value : {"65535", "0"}) {
+    set_env("MASTER_PORT", value);
+    const std::string message = invalid_argument_message([] { Options::from_env(); });
+    EXPECT_TRUE(contains(message, std::string("MASTER_PORT=\"") + value + "\"")) << message;
+    EXPECT_TRUE(contains(message, "1..65534")) << message;
+    EXPECT_TRUE(contains(message, "RINGPIPE_PORT")) << message;
+  }
+}
+
+TEST_F(OptionsFromEnv, PortSetByNoVariableHasNoOrigin) {
+  EXPECT_EQ(Options::from_env().port_origin, "");
 }
 
 TEST_F(OptionsFromEnv, OpenMpiVariablesAreRead) {
