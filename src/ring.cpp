@@ -192,8 +192,9 @@ RingImpl::RingImpl(const Options& options)
   std::uint16_t port = options.port;
   if (options.rank == 0) {
     head = std::make_unique<HostedRendezvous>(
-        options.listen_fd >= 0 ? rendezvous::adopt_listener(options.listen_fd, options.port)
-                               : rendezvous::listen_on(options.head, options.port),
+        options.listen_fd >= 0
+            ? rendezvous::adopt_listener(options.listen_fd, options.port)
+            : rendezvous::listen_on(options.head, options.port, options.port_origin),
         options, deadline);
     port = head->port();
     log(LogLevel::Info, "hosting the rendezvous on port " + std::to_string(port));

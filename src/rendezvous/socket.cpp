@@ -157,9 +157,10 @@ void set_nonblocking(int fd) {
   }
 }
 
-Socket listen_on(const std::string& host, std::uint16_t port) {
+Socket listen_on(const std::string& host, std::uint16_t port, const std::string& port_origin) {
   const AddrInfoList list = resolve(host, port, true);
   std::string failures;
+  std::string in_use;  // the addresses another socket already listens on
   for (const addrinfo* info = list.get(); info != nullptr; info = info->ai_next) {
     Socket socket(::socket(info->ai_family, info->ai_socktype | SOCK_CLOEXEC, info->ai_protocol));
     if (!socket.valid()) continue;
@@ -167,11 +168,27 @@ Socket listen_on(const std::string& host, std::uint16_t port) {
     setsockopt(socket.fd(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
     if (bind(socket.fd(), info->ai_addr, info->ai_addrlen) != 0 ||
         listen(socket.fd(), SOMAXCONN) != 0) {
-      failures += " " + format_address(info->ai_addr) + ": " + errno_text(errno) + ";";
+      const int err = errno;
+      if (err == EADDRINUSE) in_use += (in_use.empty() ? "" : ", ") + format_address(info->ai_addr);
+      failures += " " + format_address(info->ai_addr) + ": " + errno_text(err) + ";";
       continue;
     }
     set_nonblocking(socket.fd());
     return socket;
+  }
+  if (!in_use.empty() && port != 0) {
+    // The usual cause under torchrun: a port that torch.distributed or another job holds.
+    const std::string what = "rank 0 cannot host the rendezvous: " + in_use +
+                             " is already in use by another socket; port " + std::to_string(port);
+    if (port_origin.empty()) {
+      throw Error(Errc::InvalidArgument,
+                  what +
+                      " was set by the program (Options::port or initialize_distributed's "
+                      "port): give every rank the same free port instead");
+    }
+    throw Error(Errc::InvalidArgument, what + " comes from " + port_origin +
+                                           ": set RINGPIPE_PORT to a free port, the same on "
+                                           "every rank");
   }
   throw Error(Errc::InvalidArgument,
               "rank 0 cannot host the rendezvous on " + host + ":" + std::to_string(port) +

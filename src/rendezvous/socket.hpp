@@ -41,8 +41,10 @@ std::string local_host(int fd);
 // then only processes of this host can reach it.
 bool is_loopback(int fd);
 
-// Binds and listens on `host:port` (port 0 picks a free one). Throws Error naming the address.
-Socket listen_on(const std::string& host, std::uint16_t port);
+// Binds and listens on `host:port` (port 0 picks a free one). Throws Error{InvalidArgument}
+// naming the address; a port already in use is named with `port_origin` (where the number came
+// from, e.g. "MASTER_PORT=29500 + 1"; "" = the program) and how to choose another.
+Socket listen_on(const std::string& host, std::uint16_t port, const std::string& port_origin = "");
 // Uses a socket a launcher already listens on (through a duplicate; `fd` stays open and the
 // caller's). Throws InvalidArgument if it is not one, or if it listens on another port than
 // `port` (0 = any).
