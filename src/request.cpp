@@ -31,6 +31,10 @@ void Request::wait(std::optional<std::chrono::milliseconds> timeout) {
   if (state_ != nullptr) state_->wait(timeout);
 }
 
+bool Request::wait_for(std::chrono::milliseconds timeout) {
+  return state_ == nullptr || state_->wait_for(timeout);
+}
+
 std::size_t Request::bytes() const noexcept { return state_ ? state_->bytes() : 0; }
 
 }  // namespace ringpipe

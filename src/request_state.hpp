@@ -11,9 +11,10 @@ class RequestState {
  public:
   virtual ~RequestState() = default;
 
-  // As Request::test / wait / bytes.
+  // As Request::test / wait / wait_for / bytes.
   virtual bool test() = 0;
   virtual void wait(std::optional<std::chrono::milliseconds> timeout) = 0;
+  virtual bool wait_for(std::chrono::milliseconds timeout) = 0;
   [[nodiscard]] virtual std::size_t bytes() const noexcept = 0;
   // Called when the Request is destroyed: makes sure the transport is done with the buffer,
   // then recycles the state. Never throws.

@@ -46,6 +46,11 @@ class RINGPIPE_API Request {
   // cancelled, or a timed-out send fails its link. Throws the operation's error otherwise.
   void wait(std::optional<std::chrono::milliseconds> timeout = std::nullopt);
 
+  // Waits up to `timeout` and gives up without cancelling anything: true once complete (throws
+  // the operation's error as test() does), false if still pending. For callers that wait in
+  // slices, e.g. to serve signals in between.
+  bool wait_for(std::chrono::milliseconds timeout);
+
   // Bytes sent, or bytes received (the message's size); meaningful once complete.
   [[nodiscard]] std::size_t bytes() const noexcept;
 

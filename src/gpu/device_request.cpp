@@ -542,6 +542,14 @@ void DeviceRequest::wait(std::optional<std::chrono::milliseconds> timeout) {
   if (stage_ != Stage::Done || error_) throw_failure();
 }
 
+bool DeviceRequest::wait_for(std::chrono::milliseconds timeout) {
+  if (stage_ != Stage::Done && engine_ != nullptr && !finish_by(detail::Deadline(timeout))) {
+    return false;
+  }
+  if (stage_ != Stage::Done || error_) throw_failure();
+  return true;
+}
+
 void DeviceRequest::release() noexcept {
   if (engine_ == nullptr) {
     delete this;  // detached from a Ring that is gone

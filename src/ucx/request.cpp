@@ -153,6 +153,15 @@ void UcxRequest::wait(std::optional<std::chrono::milliseconds> timeout) {
   if (!done_ || status_ != UCS_OK || error_) throw_failure();
 }
 
+bool UcxRequest::wait_for(std::chrono::milliseconds timeout) {
+  if (!done_ && pipe_ != nullptr) {
+    const auto finished = [this] { return done_ || abandon_if_stuck(); };
+    if (!pipe_->worker().progress_until(finished, detail::Deadline(timeout))) return false;
+  }
+  if (!done_ || status_ != UCS_OK || error_) throw_failure();
+  return true;
+}
+
 void UcxRequest::throw_failure() {
   if (error_) throw *error_;
   if (status_ == UCS_ERR_MESSAGE_TRUNCATED) {

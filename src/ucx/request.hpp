@@ -31,6 +31,7 @@ class UcxRequest final : public detail::RequestState {
 
   bool test() override;
   void wait(std::optional<std::chrono::milliseconds> timeout) override;
+  bool wait_for(std::chrono::milliseconds timeout) override;
   [[nodiscard]] std::size_t bytes() const noexcept override { return bytes_; }
   void release() noexcept override;
 
