@@ -281,7 +281,9 @@ int run_job(const Options& options) {
   ::close(job.listen_fd);  // Rank 0 owns it now; the launcher must not keep connections queued.
   if (!launched) supervisor.abort_launch();
   ::sigprocmask(SIG_SETMASK, &job.original_mask, nullptr);
-  return supervisor.run();
+  const int status = supervisor.run();
+  ::close(job.torch_port_fd);  // MASTER_PORT stayed reserved while any rank could use it.
+  return status;
 }
 
 }  // namespace

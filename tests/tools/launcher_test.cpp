@@ -1,7 +1,8 @@
 // ringpipe-run tests: run the real launcher on small shell programs and check what ranks see.
 //
 // The launcher is started by launch() (tests/tools/launch_helpers.hpp). This file also holds the
-// binary's main, which doubles as the rank program of ListenSocketOnlyForRankZero.
+// binary's main, which doubles as the rank program of ListenSocketOnlyForRankZero and
+// MasterPortIsHeldForTorchsStoreInRankZero.
 #include "launch_helpers.hpp"
 
 #include <dirent.h>
@@ -15,8 +16,10 @@
 #include <gtest/gtest.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <set>
 #include <string>
 #include <string_view>
@@ -34,6 +37,7 @@ using ringpipe::test::parse_rank_fields;
 using ringpipe::test::self_exe;
 
 constexpr std::string_view kCheckListenMode = "--child-mode=check-listen";
+constexpr std::string_view kCheckMasterPortMode = "--child-mode=check-master-port";
 
 TEST(Launcher, AllRanksSucceed) {
   const LaunchResult r =
@@ -90,8 +94,8 @@ TEST(Launcher, EveryRankSeesItsPlaceInTheRingAndNoForeignLauncherVariables) {
     EXPECT_EQ(fields.at("port"), first.at("port"));
     EXPECT_EQ(fields.at("job"), first.at("job"));
     EXPECT_EQ(fields.at("token"), first.at("token"));
-    EXPECT_EQ(fields.at("torch_rank"), "unset");
-    EXPECT_EQ(fields.at("master"), "unset");
+    EXPECT_EQ(fields.at("torch_rank"), std::to_string(rank)) << "the launcher's own RANK";
+    EXPECT_EQ(fields.at("master"), "127.0.0.1") << "the launcher's own MASTER_ADDR";
     EXPECT_EQ(fields.at("ompi"), "unset");
     EXPECT_EQ(fields.at("slurm"), "unset");
     EXPECT_EQ(fields.at("keep"), "yes");
@@ -99,6 +103,47 @@ TEST(Launcher, EveryRankSeesItsPlaceInTheRingAndNoForeignLauncherVariables) {
       EXPECT_EQ(fields.at("listen"), "unset");
     }
   }
+}
+
+// A script that also calls torch.distributed.init_process_group (env://) joins this job: RANK,
+// WORLD_SIZE, LOCAL_RANK match the ring's, and MASTER_PORT + 1 is the rendezvous port, as
+// ringpipe derives it from MASTER_PORT alone. Stale values of an outer launcher are replaced.
+TEST(Launcher, EveryRankSeesTorchVariablesMatchingItsRing) {
+  LaunchOptions options;
+  options.set_env = {{"RANK", "99"},       {"WORLD_SIZE", "100"},       {"LOCAL_RANK", "98"},
+                     {"MASTER_PORT", "1"}, {"MASTER_ADDR", "10.0.0.1"}, {"LOCAL_WORLD_SIZE", "7"}};
+  const LaunchResult r = launch_sh(
+      {"-n", "3"},
+      "echo rank=${RANK-unset} ws=${WORLD_SIZE-unset} local=${LOCAL_RANK-unset} "
+      "lws=${LOCAL_WORLD_SIZE-unset} addr=${MASTER_ADDR-unset} master_port=${MASTER_PORT-unset} "
+      "ringpipe_rank=$RINGPIPE_RANK ringpipe_ws=$RINGPIPE_WORLD_SIZE "
+      "ringpipe_local=$RINGPIPE_LOCAL_RANK head=$RINGPIPE_HEAD port=$RINGPIPE_PORT",
+      options);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto ranks = parse_rank_fields(r.out);
+  ASSERT_EQ(ranks.size(), 3u) << r.out;
+  for (const auto& [rank, fields] : ranks) {
+    SCOPED_TRACE("rank " + std::to_string(rank));
+    EXPECT_EQ(fields.at("rank"), std::to_string(rank));
+    EXPECT_EQ(fields.at("rank"), fields.at("ringpipe_rank"));
+    EXPECT_EQ(fields.at("ws"), "3");
+    EXPECT_EQ(fields.at("ws"), fields.at("ringpipe_ws"));
+    EXPECT_EQ(fields.at("local"), fields.at("ringpipe_local"));
+    EXPECT_EQ(fields.at("lws"), "3");
+    EXPECT_EQ(fields.at("addr"), fields.at("head"));
+    ASSERT_NE(fields.at("master_port"), "unset");
+    EXPECT_EQ(std::stoi(fields.at("master_port")) + 1, std::stoi(fields.at("port")));
+    EXPECT_EQ(fields.at("master_port"), ranks.at(0).at("master_port"));
+  }
+}
+
+// The test binary re-executed as a rank (see main): MASTER_PORT stays reserved for the job, so
+// a plain bind by another program fails, yet rank 0 can listen there as torch's store does
+// (SO_REUSEADDR).
+TEST(Launcher, MasterPortIsHeldForTorchsStoreInRankZero) {
+  const LaunchResult r = launch({"-n", "1", self_exe(), std::string(kCheckMasterPortMode)});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("[0] master port ok"), std::string::npos) << r.out;
 }
 
 TEST(Launcher, JobsGetDistinctCredentials) {
@@ -356,12 +401,53 @@ int check_listen_child() {
   return 0;
 }
 
+// A TCP socket on 0.0.0.0:`port`, with or without SO_REUSEADDR; -1 if bind or listen failed.
+int bind_any(int port, bool reuse_address, bool listening) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  const int on = 1;
+  if (reuse_address) ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_ANY);
+  address.sin_port = htons(static_cast<std::uint16_t>(port));
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
+      (listening && ::listen(fd, SOMAXCONN) != 0)) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Rank side of MasterPortIsHeldForTorchsStoreInRankZero.
+int check_master_port_child() {
+  const char* master_text = std::getenv("MASTER_PORT");
+  if (master_text == nullptr) return 20;
+  const int port = std::atoi(master_text);
+  const int plain = bind_any(port, /*reuse_address=*/false, /*listening=*/false);
+  if (plain >= 0) {
+    std::printf("MASTER_PORT %d is not reserved: a plain bind took it\n", port);
+    return 21;
+  }
+  // What torch.distributed's TCPStore does in rank 0: SO_REUSEADDR, bind, listen.
+  const int store = bind_any(port, /*reuse_address=*/true, /*listening=*/true);
+  if (store < 0) {
+    std::printf("torch's store could not listen on MASTER_PORT %d: %s\n", port,
+                std::strerror(errno));
+    return 22;
+  }
+  ::close(store);
+  std::printf("master port ok\n");
+  return 0;
+}
+
 }  // namespace
 
 // Own main instead of gtest_main: the binary doubles as the rank program of
-// ListenSocketOnlyForRankZero.
+// ListenSocketOnlyForRankZero and MasterPortIsHeldForTorchsStoreInRankZero.
 int main(int argc, char** argv) {
   if (argc == 2 && argv[1] == kCheckListenMode) return check_listen_child();
+  if (argc == 2 && argv[1] == kCheckMasterPortMode) return check_master_port_child();
   testing::InitGoogleTest(&argc, argv);
   return RUN_ALL_TESTS();
 }

@@ -27,20 +27,21 @@ namespace {
 constexpr int kListenBacklog = 1024;
 constexpr int kExecFailedStatus = 127;  // What shells report for a command that cannot run.
 
-// Variables of other launchers (torchrun, Open MPI, Slurm) that a rank's framework might read
-// in preference to ours and so join the wrong job.
+// Ports the kernel hands out are spread over the ephemeral range, so a rendezvous port whose
+// predecessor is free turns up within a few tries; this many failures means something is wrong.
+constexpr int kPortPairTries = 64;
+
+// torch.distributed's variables (env://), set for every rank to describe this job, so that a
+// script that also calls init_process_group joins the same ranks.
+constexpr std::string_view kTorchVars[] = {
+    "MASTER_ADDR", "MASTER_PORT", "RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE",
+};
+
+// Variables of other launchers (Open MPI, Slurm) that a rank's framework might read in
+// preference to ours and so join the wrong job.
 constexpr std::string_view kConflictingVars[] = {
-    "MASTER_ADDR",
-    "MASTER_PORT",
-    "RANK",
-    "WORLD_SIZE",
-    "LOCAL_RANK",
-    "OMPI_COMM_WORLD_SIZE",
-    "OMPI_COMM_WORLD_RANK",
-    "OMPI_COMM_WORLD_LOCAL_RANK",
-    "SLURM_PROCID",
-    "SLURM_NTASKS",
-    "SLURM_LOCALID",
+    "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_LOCAL_RANK",
+    "SLURM_PROCID",         "SLURM_NTASKS",         "SLURM_LOCALID",
 };
 
 // Ours, always replaced; RINGPIPE_LISTEN_FD is also dropped for ranks other than 0 in case the
@@ -71,6 +72,9 @@ bool fill_random(void* buffer, std::size_t size) {
 
 bool is_replaced(std::string_view entry) {
   const std::string_view name = entry.substr(0, entry.find('='));
+  for (const std::string_view var : kTorchVars) {
+    if (name == var) return true;
+  }
   for (const std::string_view var : kConflictingVars) {
     if (name == var) return true;
   }
@@ -95,7 +99,43 @@ std::vector<std::string> rank_environment(const Job& job, int rank) {
   env.push_back("RINGPIPE_JOB_ID=" + std::to_string(job.job_id));
   env.push_back("RINGPIPE_TOKEN=" + job.token);
   if (rank == 0) env.push_back("RINGPIPE_LISTEN_FD=" + std::to_string(job.listen_fd));
+  // What torchrun would set. MASTER_PORT + 1 is the rendezvous port, as ringpipe derives it
+  // under torchrun; MASTER_PORT itself is reserved for torch.distributed's store.
+  env.push_back("MASTER_ADDR=127.0.0.1");
+  env.push_back("MASTER_PORT=" + std::to_string(job.torch_port));
+  env.push_back("RANK=" + std::to_string(rank));
+  env.push_back("WORLD_SIZE=" + std::to_string(job.world_size));
+  env.push_back("LOCAL_RANK=" + std::to_string(rank));
+  env.push_back("LOCAL_WORLD_SIZE=" + std::to_string(job.world_size));
   return env;
+}
+
+// A socket on `address`:`port` (0 = a port the kernel picks), listening or only bound; -1 with
+// errno set if that failed.
+int bind_tcp(in_addr_t address, std::uint16_t port, bool listening) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  const int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(address);
+  sa.sin_port = htons(port);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0 ||
+      (listening && ::listen(fd, kListenBacklog) != 0)) {
+    const int saved_errno = errno;
+    ::close(fd);
+    errno = saved_errno;
+    return -1;
+  }
+  return fd;
+}
+
+std::uint16_t local_port(int fd) {
+  sockaddr_in sa{};
+  socklen_t length = sizeof(sa);
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &length) != 0) return 0;
+  return ntohs(sa.sin_port);
 }
 
 std::vector<char*> as_argv(std::vector<std::string>& strings) {
@@ -147,28 +187,34 @@ std::vector<char*> as_argv(std::vector<std::string>& strings) {
 }  // namespace
 
 bool open_listen_socket(Job& job) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    print_errno("socket");
-    return false;
+  std::vector<int> unsuitable;  // held until the end, so that the kernel picks other ports
+  for (int attempt = 0; attempt < kPortPairTries && job.listen_fd < 0; ++attempt) {
+    const int listen_fd = bind_tcp(INADDR_LOOPBACK, 0, /*listening=*/true);
+    if (listen_fd < 0) {
+      print_errno("cannot listen on 127.0.0.1");
+      break;
+    }
+    const std::uint16_t port = local_port(listen_fd);
+    // On every address, as torch's store binds it. Bound with SO_REUSEADDR but not listening:
+    // other processes cannot take the port (unless they bind it with SO_REUSEADDR themselves),
+    // outgoing connections never get it, and rank 0's torch store still binds and listens
+    // there (torch 1.13's TCPStore sets SO_REUSEADDR), so it is held for the job's life.
+    const int torch_fd = port > 1 ? bind_tcp(INADDR_ANY, port - 1, /*listening=*/false) : -1;
+    if (torch_fd < 0) {
+      unsuitable.push_back(listen_fd);
+      continue;
+    }
+    job.listen_fd = listen_fd;
+    job.port = port;
+    job.torch_port_fd = torch_fd;
+    job.torch_port = static_cast<std::uint16_t>(port - 1);
   }
-  const int one = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;
-  socklen_t length = sizeof(address);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
-      ::listen(fd, kListenBacklog) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-    print_errno("cannot listen on 127.0.0.1");
-    ::close(fd);
-    return false;
+  for (const int fd : unsuitable) ::close(fd);
+  if (job.listen_fd < 0 && unsuitable.size() == static_cast<std::size_t>(kPortPairTries)) {
+    print_error("no rendezvous port P with P - 1 free for torch.distributed's MASTER_PORT in " +
+                std::to_string(kPortPairTries) + " tries");
   }
-  job.listen_fd = fd;
-  job.port = ntohs(address.sin_port);
-  return true;
+  return job.listen_fd >= 0;
 }
 
 bool make_credentials(Job& job) {

@@ -19,6 +19,10 @@ struct Job {
   std::string comm_device;
   int listen_fd = -1;  // Handed to rank 0 only.
   std::uint16_t port = 0;
+  // port - 1, the ranks' MASTER_PORT: kept free for torch.distributed's store by a socket bound
+  // there (never listening) for the job's life.
+  int torch_port_fd = -1;
+  std::uint16_t torch_port = 0;
   std::uint64_t job_id = 0;
   std::string token;  // 64 hex digits, or the user's RINGPIPE_TOKEN.
   pid_t launcher_pid = ::getpid();
@@ -33,8 +37,9 @@ struct RankProcess {
   int stderr_fd = -1;
 };
 
-// Binds 127.0.0.1 on a port the kernel picks, so no port is ever guessed; fills in listen_fd
-// and port. Returns false after printing why.
+// Binds 127.0.0.1 on a port the kernel picks, so no port is ever guessed, one whose
+// predecessor is free too and is then held for torch.distributed; fills in listen_fd, port,
+// torch_port_fd and torch_port. Returns false after printing why.
 bool open_listen_socket(Job& job);
 
 // Fills in job_id, and token unless RINGPIPE_TOKEN is set (and not empty), from the kernel's
