@@ -1,6 +1,7 @@
 // ringpipe Python: ringpipe.Options, with timeouts in seconds and enums as their names.
 #include "options_binding.hpp"
 
+#include "options_env.hpp"
 #include "wait.hpp"
 
 #include <ringpipe/error.hpp>
@@ -50,6 +51,15 @@ seconds (math.inf: none); comm_device, progress and gpu_transport are names.)doc
       .def_static("from_env", &Options::from_env,
                   "The options the environment describes (InvalidArgumentError names a bad "
                   "variable).")
+      .def_static(
+          "_tuning_from_env",
+          [] {
+            Options options;
+            detail::read_tuning_from_env(options);
+            return options;
+          },
+          "The defaults with only the tuning variables read (timeouts, progress, interface, "
+          "job id, token, listen fd), as initialize_distributed() takes them.")
       .def("validate", &Options::validate,
            "Raises InvalidArgumentError naming the first inconsistent field.")
       .def_readwrite("head", &Options::head, "Rank 0's address (name or IP).")

@@ -45,6 +45,9 @@ std::chrono::milliseconds seconds_to_timeout(double seconds, const char* what) {
 
 std::optional<std::chrono::milliseconds> to_timeout(const py::object& seconds) {
   if (seconds.is_none()) return std::nullopt;
+  if (py::hasattr(seconds, "total_seconds")) {  // a datetime.timedelta, as torch takes
+    return seconds_to_timeout(seconds.attr("total_seconds")().cast<double>(), "timeout");
+  }
   return seconds_to_timeout(seconds.cast<double>(), "timeout");
 }
 

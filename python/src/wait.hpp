@@ -14,7 +14,8 @@ namespace ringpipe::python {
 
 namespace py = pybind11;
 
-// A Python timeout in seconds (None: the ring's operation timeout; math.inf: no deadline).
+// A Python timeout in seconds or a datetime.timedelta (None: the ring's operation timeout;
+// math.inf: no deadline).
 // Negative or NaN is Error{InvalidArgument}.
 std::optional<std::chrono::milliseconds> to_timeout(const py::object& seconds);
 std::chrono::milliseconds seconds_to_timeout(double seconds, const char* what);
