@@ -47,6 +47,8 @@ std::string usage() {
          "Starts N ranks of program on this host, wired for a ringpipe rendezvous. Each job gets\n"
          "its own random RINGPIPE_TOKEN, which the rendezvous checks, unless RINGPIPE_TOKEN is "
          "set.\n"
+         "Ranks also get torch.distributed's RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and\n"
+         "MASTER_PORT (the rendezvous port - 1, kept free for rank 0's torch store).\n"
          "\n"
          "  -n N                  number of ranks, 1.." +
          std::to_string(kMaxWorldSize) +
