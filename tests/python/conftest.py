@@ -152,8 +152,8 @@ def start_ring(tmp_path):
 
 
 def wait_for_line(proc: subprocess.Popen, text: str, timeout: float) -> str:
-    """Reads proc's stdout until a line containing `text` (fails the test at the deadline).
-    Reads the pipe directly, so communicate() later gets the rest."""
+    """Reads proc's stdout until a line containing `text` (fails the test at the deadline) and
+    returns all it read. Reads the pipe directly, so communicate() later gets the rest."""
     deadline = time.monotonic() + timeout
     fd = proc.stdout.fileno()
     seen = b""
@@ -165,9 +165,8 @@ def wait_for_line(proc: subprocess.Popen, text: str, timeout: float) -> str:
         if not chunk:
             break
         seen += chunk
-        for line in seen.decode(errors="replace").splitlines():
-            if text in line:
-                return line
+        if any(text in line for line in seen.decode(errors="replace").splitlines()):
+            return seen.decode(errors="replace")
     pytest.fail(f"no line with {text!r} within {timeout} s; saw: {seen.decode(errors='replace')!r}")
 
 

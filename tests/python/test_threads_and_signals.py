@@ -89,9 +89,10 @@ def test_ctrl_c_interrupts_a_blocking_call_promptly(tmp_path, what):
         time.sleep(0.3)  # inside the blocking call
         sent = time.monotonic()
         proc.send_signal(signal.SIGINT)
-        wait_for_line(proc, "interrupted after", 10)
+        early = wait_for_line(proc, "interrupted after", 10)
         reaction = time.monotonic() - sent
         out, err = proc.communicate(timeout=30)
+        out = early + out
     finally:
         if proc.poll() is None:
             proc.kill()
