@@ -44,6 +44,7 @@ def rank_env(rank: int, world_size: int, port: int, extra: Optional[Dict[str, st
         "RINGPIPE_LOCAL_RANK": str(rank),
         "RINGPIPE_TOKEN": token,
         "RINGPIPE_RENDEZVOUS_TIMEOUT_S": "30",
+        "RINGPIPE_OP_TIMEOUT_S": "30",  # a stuck operation fails before the harness kills it
         "PYTHONUNBUFFERED": "1",
     })
     env.update(extra or {})
