@@ -18,37 +18,7 @@ Drop-in modules: :mod:`ringpipe.dist_utils` (FlexLLMGen's functions) and
 
 from . import errors
 from ._ringpipe import Edge, LinkInfo, Options, Request, Ring, __version__
-from .errors import (
-    AuthFailedError,
-    ClosedError,
-    Error,
-    InternalError,
-    InvalidArgumentError,
-    PeerFailedError,
-    ProtocolMismatchError,
-    StalledError,
-    TimeoutError,
-    TruncatedError,
-    UnsupportedError,
-)
+from .errors import *  # noqa: F401,F403 - the error classes, listed in errors.__all__
 
-__all__ = [
-    "Ring",
-    "Options",
-    "Edge",
-    "Request",
-    "LinkInfo",
-    "errors",
-    "Error",
-    "InvalidArgumentError",
-    "TimeoutError",
-    "PeerFailedError",
-    "StalledError",
-    "ClosedError",
-    "TruncatedError",
-    "AuthFailedError",
-    "ProtocolMismatchError",
-    "UnsupportedError",
-    "InternalError",
-    "__version__",
-]
+__all__ = ["Ring", "Options", "Edge", "Request", "LinkInfo", "errors", "__version__"]
+__all__ += [name for name in errors.__all__ if name != "class_for_code"]

@@ -1,8 +1,10 @@
 #!/bin/sh
 # Installs the build into a scratch root, then builds and runs a consumer against it with only
-# what pkg-config reports, and compiles every public header on its own.
+# what pkg-config reports, compiles every public header on its own, and imports the installed
+# Python package to run a 2-rank ring.
 set -eu
 build=$1
+python=${2:-}  # the interpreter the Python package was built for, if it was
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
@@ -44,3 +46,26 @@ if ldd "$root/consumer-static" | grep -q libringpipe; then
   echo "the static consumer loads libringpipe.so"; exit 1
 fi
 "$root/consumer-static"
+
+# The Python package, imported from the scratch root only (not the build tree), runs a 2-rank
+# ring under the installed launcher.
+if [ -n "$python" ]; then
+  package=$(find "$root" -path '*/ringpipe/__init__.py' | head -n 1)
+  [ -n "$package" ] || { echo "the Python package was not installed"; exit 1; }
+  site=$(dirname "$(dirname "$package")")
+  launcher=$(find "$root" -name ringpipe-run -type f | head -n 1)
+  [ -n "$launcher" ] || { echo "ringpipe-run was not installed"; exit 1; }
+  env -u PYTHONPATH PYTHONPATH="$site" timeout 120 "$launcher" -n 2 -- "$python" -c '
+import ringpipe
+assert ringpipe.__file__.startswith("'"$site"'"), ringpipe.__file__
+with ringpipe.Ring() as ring:
+    out = bytes(range(ring.rank, ring.rank + 64))
+    area = bytearray(64)
+    receive = ring.pred.irecv(area, tag=1)
+    ring.succ.send(out, tag=1, timeout=30)
+    receive.wait(timeout=30)
+    pred = ring.pred.peer
+    assert area == bytes(range(pred, pred + 64)), area
+print("python consumer ok", flush=True)
+'
+fi
