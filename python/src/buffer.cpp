@@ -34,6 +34,38 @@ PyTypeObject* torch_tensor_type() {
   return reinterpret_cast<PyTypeObject*>(tensor_type);
 }
 
+// The tensor attributes read on every operation, as interned names: a lookup by a C string
+// builds a new name each time and misses the type's attribute cache (measured: ~0.6 us of a
+// ~3 us 8 B round trip).
+struct TorchNames {
+  PyObject* is_contiguous = PyUnicode_InternFromString("is_contiguous");
+  PyObject* is_cuda = PyUnicode_InternFromString("is_cuda");
+  PyObject* is_cpu = PyUnicode_InternFromString("is_cpu");
+  PyObject* data_ptr = PyUnicode_InternFromString("data_ptr");
+  PyObject* numel = PyUnicode_InternFromString("numel");
+  PyObject* element_size = PyUnicode_InternFromString("element_size");
+};
+
+const TorchNames& torch_names() {
+  static const TorchNames* names = new TorchNames;  // kept for the process's life
+  return *names;
+}
+
+py::object call_method(py::handle object, PyObject* name) {
+  return py::reinterpret_steal<py::object>(PyObject_CallMethodNoArgs(object.ptr(), name));
+}
+
+py::object get_attribute(py::handle object, PyObject* name) {
+  return py::reinterpret_steal<py::object>(PyObject_GetAttr(object.ptr(), name));
+}
+
+// The result of a call above; a Python error it raised goes on as py::error_already_set.
+template <typename T>
+T value_of(const py::object& result) {
+  if (!result) throw py::error_already_set();
+  return result.cast<T>();
+}
+
 bool is_torch_tensor(py::handle object) {
   PyTypeObject* type = torch_tensor_type();
   return type != nullptr && PyObject_TypeCheck(object.ptr(), type);
@@ -117,7 +149,8 @@ BufferArg BufferArg::from(py::handle object, Access access, Memory memory) {
 }
 
 BufferArg BufferArg::from_torch(py::handle tensor, Memory memory) {
-  if (!tensor.attr("is_contiguous")().cast<bool>()) {
+  const TorchNames& names = torch_names();
+  if (!value_of<bool>(call_method(tensor, names.is_contiguous))) {
     invalid("the tensor is not contiguous (shape " +
             py::str(tensor.attr("shape")).cast<std::string>() + ", stride " +
             py::str(tensor.attr("stride")()).cast<std::string>() +
@@ -125,8 +158,8 @@ BufferArg BufferArg::from_torch(py::handle tensor, Memory memory) {
             "tensor.contiguous() (a copy; receive into a contiguous tensor and copy_() it "
             "into a view)");
   }
-  const bool cuda = tensor.attr("is_cuda").cast<bool>();
-  if (!cuda && !tensor.attr("is_cpu").cast<bool>()) {
+  const bool cuda = value_of<bool>(get_attribute(tensor, names.is_cuda));
+  if (!cuda && !value_of<bool>(get_attribute(tensor, names.is_cpu))) {
     invalid("the tensor is on device " + py::str(tensor.attr("device")).cast<std::string>() +
             ": ringpipe moves CPU tensors, and CUDA tensors in GPU mode");
   }
@@ -135,9 +168,10 @@ BufferArg BufferArg::from_torch(py::handle tensor, Memory memory) {
   }
   BufferArg buffer;
   buffer.owner_ = py::reinterpret_borrow<py::object>(tensor);
-  buffer.data_ = reinterpret_cast<void*>(tensor.attr("data_ptr")().cast<std::uintptr_t>());
-  buffer.nbytes_ = tensor.attr("numel")().cast<std::size_t>() *
-                   tensor.attr("element_size")().cast<std::size_t>();
+  buffer.data_ =
+      reinterpret_cast<void*>(value_of<std::uintptr_t>(call_method(tensor, names.data_ptr)));
+  buffer.nbytes_ = value_of<std::size_t>(call_method(tensor, names.numel)) *
+                   value_of<std::size_t>(call_method(tensor, names.element_size));
   if (cuda) {
     // The tensor's current stream, as torch.distributed's NCCL backend orders by.
     py::object stream =
