@@ -56,6 +56,10 @@ class _Routes:
         self.gpu = ring.comm_device == "gpu"
         self.succ, self.pred = ring.succ, ring.pred
         self.host_succ, self.host_pred = ring.host_succ, ring.host_pred
+        # The usual call (CPU mode, no group) in one dict look-up; later entries win, so with
+        # two ranks sends take succ and receives pred, as _edge() decides.
+        self.send_to = {} if self.gpu else {self.pred_rank: self.pred, self.succ_rank: self.succ}
+        self.recv_from = {} if self.gpu else {self.succ_rank: self.succ, self.pred_rank: self.pred}
 
 
 _routes: Optional[_Routes] = None
@@ -63,9 +67,10 @@ _routes: Optional[_Routes] = None
 
 def _current(caller: str) -> _Routes:
     global _routes
-    ring = _world.get(caller)
-    if _routes is None or _routes.ring is not ring:
-        _routes = _Routes(ring)
+    ring = _world.current()
+    if _routes is not None and _routes.ring is ring:
+        return _routes
+    _routes = _Routes(_world.get(caller))
     return _routes
 
 
@@ -173,6 +178,9 @@ def isend(tensor: Any, dst: int, group: Any = None, tag: int = 0) -> Request:
     """Starts sending ``tensor`` to rank ``dst`` (a ring neighbour); returns a Request with
     ``wait()`` and ``is_completed()``. The tensor is kept alive until the send completes."""
     routes = _current("isend")
+    edge = routes.send_to.get(dst) if group is None and tag != _BARRIER_TAG else None
+    if edge is not None:
+        return edge.isend(tensor, tag)
     return _edge(routes, "isend", "dst", dst, group, True, tensor).isend(tensor,
                                                                          _tag("isend", tag))
 
@@ -181,6 +189,9 @@ def irecv(tensor: Any, src: Optional[int] = None, group: Any = None, tag: int = 
     """Starts receiving into ``tensor`` from rank ``src`` (a ring neighbour; None only where
     both neighbours are one rank)."""
     routes = _current("irecv")
+    edge = routes.recv_from.get(src) if group is None and tag != _BARRIER_TAG else None
+    if edge is not None:
+        return edge.irecv(tensor, tag)
     src = _source(routes, "irecv", src)
     return _edge(routes, "irecv", "src", src, group, False, tensor).irecv(tensor,
                                                                           _tag("irecv", tag))
@@ -189,12 +200,19 @@ def irecv(tensor: Any, src: Optional[int] = None, group: Any = None, tag: int = 
 def send(tensor: Any, dst: int, group: Any = None, tag: int = 0) -> None:
     """Sends ``tensor`` to rank ``dst`` and waits (the ring's operation timeout)."""
     routes = _current("send")
+    edge = routes.send_to.get(dst) if group is None and tag != _BARRIER_TAG else None
+    if edge is not None:
+        return edge.send(tensor, tag)
     _edge(routes, "send", "dst", dst, group, True, tensor).send(tensor, _tag("send", tag))
 
 
 def recv(tensor: Any, src: Optional[int] = None, group: Any = None, tag: int = 0) -> int:
     """Receives into ``tensor`` from rank ``src`` and waits; returns the sender's rank."""
     routes = _current("recv")
+    edge = routes.recv_from.get(src) if group is None and tag != _BARRIER_TAG else None
+    if edge is not None:
+        edge.recv(tensor, tag)
+        return src
     src = _source(routes, "recv", src)
     _edge(routes, "recv", "src", src, group, False, tensor).recv(tensor, _tag("recv", tag))
     return src
