@@ -131,8 +131,14 @@ class RingImpl {
   void note(const liveness::Event& event);
   // Fails every edge not failed yet with `cause` and tells the neighbours (but `told_by`)
   // that `origin` failed, so the whole ring stops, not only the failed rank's neighbours.
-  void break_ring(int origin, liveness::Reason reason, const Error& cause, int told_by);
+  void break_ring(int origin, liveness::Reason reason, const Error& cause, int told_by,
+                  std::uint16_t link_cause = 0);
   void fail_link(Link& link, const Error& cause);
+  // The failure of an edge of `link` at this end, if any.
+  [[nodiscard]] std::optional<Error> failure_here(const Link& link) const;
+  // This end failed the link (its endpoint is closed, so what the neighbour sends on it would
+  // be lost): the neighbour and the rest of the ring are told at once.
+  void fail_own_link(Link& link, const Error& cause);
   void close_links(bool say_goodbye) noexcept;
   void say_goodbyes(const Deadline& deadline);
   [[nodiscard]] Link& link_to(int peer);
@@ -322,16 +328,14 @@ void RingImpl::apply_link_events() {
     if (link->reported || !(link->goodbye_received || link->lost || link->endpoint->failed())) {
       continue;
     }
-    // An edge of this link that failed first (a timed-out send closes the endpoint) is the
-    // cause; the link's other edge fails with the same error. That is this rank's own
-    // failure, not the neighbour's: the ring is not broken by it.
-    for (ucx::UcxPipe* pipe : {pred_.get(), succ_.get()}) {
-      if (pipe != nullptr && pipe->peer() == link->peer && pipe->failure()) {
-        fail_link(*link, *pipe->failure());
-        break;
+    // An edge of this link that failed here first (a timed-out send closes the endpoint) is
+    // the cause, unless the neighbour had closed or failed already.
+    if (!link->goodbye_received && !link->lost) {
+      if (const std::optional<Error> here = failure_here(*link)) {
+        fail_own_link(*link, *here);
+        continue;
       }
     }
-    if (link->reported) continue;
     const Error cause = neighbour_cause(*link);
     fail_link(*link, cause);
     if (cause.code() != Errc::Closed) {
@@ -374,9 +378,23 @@ void RingImpl::apply_notice() {
                notice.neighbour);
     return;
   }
-  const char* what = notice.reason == liveness::Reason::Aborted   ? "aborted the ring"
-                     : notice.reason == liveness::Reason::Stalled ? "stalled"
-                                                                  : "died or lost its link";
+  std::string what;
+  switch (notice.reason) {
+    case liveness::Reason::Aborted:
+      what = "aborted the ring";
+      break;
+    case liveness::Reason::Stalled:
+      what = "stalled";
+      break;
+    case liveness::Reason::Died:
+      what = "died or lost its link";
+      break;
+    case liveness::Reason::LinkFailed:
+      // Messages sent on that link since it failed there were not received.
+      what = "failed its link to a neighbour (" +
+             std::string(to_string(static_cast<Errc>(notice.cause))) + " there)";
+      break;
+  }
   const std::string message = "rank " + std::to_string(notice.origin) + " " + what +
                               ", so the ring is broken (told by " + teller + ")";
   // The news may come round the ring before this rank's own verdict on a neighbour that
@@ -387,7 +405,8 @@ void RingImpl::apply_notice() {
       fail_link(*link, Error(Errc::Stalled, message));
     }
   }
-  break_ring(notice.origin, notice.reason, Error(Errc::PeerFailed, message), notice.neighbour);
+  break_ring(notice.origin, notice.reason, Error(Errc::PeerFailed, message), notice.neighbour,
+             notice.cause);
 }
 
 // The liveness connection reports a death within milliseconds, sooner than the transport
@@ -430,12 +449,29 @@ void RingImpl::fail_link(Link& link, const Error& cause) {
   link.endpoint->close_by_force();
 }
 
-void RingImpl::break_ring(int origin, liveness::Reason reason, const Error& cause, int told_by) {
+std::optional<Error> RingImpl::failure_here(const Link& link) const {
+  for (const ucx::UcxPipe* pipe : {pred_.get(), succ_.get()}) {
+    if (pipe != nullptr && pipe->peer() == link.peer && pipe->failure()) return pipe->failure();
+  }
+  return std::nullopt;
+}
+
+void RingImpl::fail_own_link(Link& link, const Error& cause) {
+  fail_link(link, cause);
+  if (link.peer == options_.rank) return;  // a ring of one: nobody to tell
+  break_ring(options_.rank, liveness::Reason::LinkFailed,
+             Error(Errc::Closed, "this rank failed its link to " + describe_peer(link) + " (" +
+                                     cause.what() + "), so the ring is broken"),
+             /*told_by=*/-1, static_cast<std::uint16_t>(cause.code()));
+}
+
+void RingImpl::break_ring(int origin, liveness::Reason reason, const Error& cause, int told_by,
+                          std::uint16_t link_cause) {
   if (ring_broken_) return;
   ring_broken_ = true;
   // Told before the endpoints close, so neighbours learn the origin, not only that this rank
   // went away.
-  if (monitor_) monitor_->notify(origin, reason, told_by);
+  if (monitor_) monitor_->notify(origin, reason, told_by, link_cause);
   for (const auto& link : links_) {
     if (!link->reported) fail_link(*link, cause);
   }

@@ -30,7 +30,8 @@ struct LinkInfo {
 // Destruction closes both edges in order: neighbours see Errc::Closed on later operations,
 // and every message sent before is delivered. A rank that dies or goes silent breaks the whole
 // ring: its neighbours' operations fail with Errc::PeerFailed or Errc::Stalled, every other
-// rank's with PeerFailed naming it (see Options::liveness_timeout). Not thread-safe; move-only (a
+// rank's with PeerFailed naming it (see Options::liveness_timeout). So does a rank that fails a
+// link at its end (a timed-out send): the others fail with PeerFailed naming it at once. Not thread-safe; move-only (a
 // moved-from Ring may only be destroyed or assigned to).
 class RINGPIPE_API Ring {
  public:

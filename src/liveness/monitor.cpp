@@ -173,11 +173,11 @@ void Monitor::post(Event event) {
   wake_();
 }
 
-void Monitor::notify(int origin, Reason reason, int except) noexcept {
+void Monitor::notify(int origin, Reason reason, int except, std::uint16_t cause) noexcept {
   std::lock_guard lock(io_mutex_);
   for (Connection& connection : connections_) {
     if (connection.open && connection.rank != except) {
-      send(connection, Frame{FrameType::Notice, reason, static_cast<std::uint32_t>(origin)});
+      send(connection, Frame{FrameType::Notice, reason, static_cast<std::uint32_t>(origin), cause});
     }
   }
 }
@@ -326,7 +326,7 @@ void Monitor::read_from(Connection& connection, Clock::time_point now) {
       if (frame->type == FrameType::Notice && !connection.judged) {
         connection.end_expected = true;  // the notice says why the connection will end
         post(Event{Event::Kind::Notice, connection.rank, static_cast<int>(frame->origin),
-                   frame->reason, ""});
+                   frame->reason, "", frame->cause});
       }
     }
   }

@@ -31,10 +31,11 @@ struct Event {
     Notice,   // the neighbour says the ring is broken
   };
   Kind kind = Kind::Lost;
-  int neighbour = 0;   // the neighbour concerned, or the one that sent the notice
-  int origin = 0;      // Notice: the rank that failed
-  Reason reason{};     // Notice: why
-  std::string detail;  // Lost: what the connection reported
+  int neighbour = 0;        // the neighbour concerned, or the one that sent the notice
+  int origin = 0;           // Notice: the rank that failed
+  Reason reason{};          // Notice: why
+  std::string detail;       // Lost: what the connection reported
+  std::uint16_t cause = 0;  // Notice of a failed link: the origin's error code (an Errc)
 };
 
 struct Neighbour {
@@ -67,8 +68,9 @@ class Monitor {
   }
   std::vector<Event> take_events();
 
-  // Tells every connected neighbour but `except` that `origin` failed for `reason`.
-  void notify(int origin, Reason reason, int except) noexcept;
+  // Tells every connected neighbour but `except` that `origin` failed for `reason` (`cause`:
+  // the error code of a failed link).
+  void notify(int origin, Reason reason, int except, std::uint16_t cause = 0) noexcept;
 
   // The orderly end: a Closing frame to each neighbour, then the connections close.
   void close() noexcept;

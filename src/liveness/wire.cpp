@@ -1,6 +1,8 @@
 // ringpipe: encoding and checked decoding of liveness frames.
 #include "liveness/wire.hpp"
 
+#include <ringpipe/error.hpp>
+
 #include <algorithm>
 
 namespace ringpipe::liveness {
@@ -33,6 +35,7 @@ std::array<std::byte, kFrameSize> encode(const Frame& frame) {
   std::array<std::byte, kFrameSize> out{};
   put(&out[0], static_cast<std::uint8_t>(frame.type), 1);
   put(&out[1], static_cast<std::uint8_t>(frame.reason), 1);
+  put(&out[2], frame.cause, 2);
   put(&out[4], frame.origin, 4);
   return out;
 }
@@ -51,12 +54,15 @@ std::optional<Hello> decode_hello(std::span<const std::byte, kHelloSize> bytes) 
 std::optional<Frame> decode_frame(std::span<const std::byte, kFrameSize> bytes) {
   const auto type = get(&bytes[0], 1);
   const auto reason = get(&bytes[1], 1);
+  const auto cause = get(&bytes[2], 2);
   const bool notice = type == static_cast<std::uint8_t>(FrameType::Notice);
-  if (type < 1 || type > 3 || reason > 3 || (notice && reason == 0) || get(&bytes[2], 2) != 0) {
+  const bool link_failed = notice && reason == static_cast<std::uint8_t>(Reason::LinkFailed);
+  if (type < 1 || type > 3 || reason > 4 || (notice && reason == 0) || (!notice && reason != 0) ||
+      (!link_failed && cause != 0) || cause > static_cast<std::uint64_t>(Errc::Internal)) {
     return std::nullopt;
   }
   return Frame{static_cast<FrameType>(type), static_cast<Reason>(reason),
-               static_cast<std::uint32_t>(get(&bytes[4], 4))};
+               static_cast<std::uint32_t>(get(&bytes[4], 4)), static_cast<std::uint16_t>(cause)};
 }
 
 }  // namespace ringpipe::liveness

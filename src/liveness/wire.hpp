@@ -5,7 +5,9 @@
 //
 //   Hello: u32 magic "RPLV" | u16 version | u16 0 | u32 rank | u32 stall timeout (ms, 0 = none)
 //          | 16-byte ring secret
-//   Frame: u8 type | u8 reason | u16 0 | u32 origin rank
+//   Frame: u8 type | u8 reason | u16 cause | u32 origin rank
+//
+// `cause` is the ringpipe error code of a LinkFailed notice, 0 in every other frame.
 //
 // Integers are little-endian.
 #pragma once
@@ -40,15 +42,17 @@ enum class FrameType : std::uint8_t {
 
 // Why a ring broke, as carried by a Notice (other frames carry 0).
 enum class Reason : std::uint8_t {
-  Died = 1,     // the origin's process ended or its link broke
-  Stalled = 2,  // the origin showed no sign of life for its neighbour's stall timeout
-  Aborted = 3,  // the origin aborted the ring on purpose
+  Died = 1,        // the origin's process ended or its link broke
+  Stalled = 2,     // the origin showed no sign of life for its neighbour's stall timeout
+  Aborted = 3,     // the origin aborted the ring on purpose
+  LinkFailed = 4,  // the origin failed its link to a neighbour (e.g. a send timed out there)
 };
 
 struct Frame {
   FrameType type = FrameType::Heartbeat;
   Reason reason{};
   std::uint32_t origin = 0;
+  std::uint16_t cause = 0;  // LinkFailed: the origin's error code (an Errc)
 };
 
 std::array<std::byte, kHelloSize> encode(const Hello& hello);

@@ -143,6 +143,7 @@ void UcxRequest::wait(std::optional<std::chrono::milliseconds> timeout) {
         // completes the send, so the caller may reuse the buffer once this throws.
         pipe_->fail(error);
         pipe_->endpoint().close_by_force();
+        pipe_->worker().progress_once();  // the Ring tells the neighbour now, not at the next call
       }
       finish_with_transport(detail::Deadline(kCancelTimeout));
       // A receive that matched while being cancelled has its data: that is a success.
@@ -206,6 +207,7 @@ void UcxRequest::finish_with_transport(const detail::Deadline& deadline) noexcep
     pipe_->fail(Error(Errc::Timeout,
                       describe_operation() + " did not finish; the link was closed by force"));
     pipe_->endpoint().close_by_force();
+    worker.progress_once();  // the Ring tells the neighbour now, not at the next call
     worker.progress_until([this] { return done_; }, detail::Deadline(kCancelTimeout));
   } catch (const std::exception& error) {
     detail::log(detail::LogLevel::Error, error.what());

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -442,6 +443,64 @@ TEST(Abort, EveryOtherRankFailsWithPeerFailedNamingTheAbortingRankAtOnce) {
     test::expect_error(Errc::PeerFailed, "rank 2", [&] { ring.succ().send(&byte, 1, 3, 5s); });
   });
 }
+
+// A send that times out fails its link at the sender, which closes its end: the neighbour is
+// told at once over the liveness connection, so nothing it sends afterwards is reported as
+// sent, and the rest of the ring learns that the ring is broken.
+class FailedLink : public ::testing::TestWithParam<int> {};
+
+TEST_P(FailedLink, TimedOutSendFailsTheLinkAtBothEndsAndBreaksTheRing) {
+  test::SpawnOptions options;
+  options.customize = [](int, auto& env) { env["RINGPIPE_LIVENESS_TIMEOUT_S"] = "2"; };
+  test::run_ring(
+      GetParam(),
+      [](Ring& ring) {
+        barrier(ring);
+        if (ring.rank() == 0) {
+          // Large enough for UCX's rendezvous protocol: it cannot finish without a receiver.
+          std::vector<std::uint8_t> large(8 << 20);
+          test::expect_error(Errc::Timeout, "send on rank 0 -> succ 1",
+                             [&] { ring.succ().send(large.data(), large.size(), 1, 1s); });
+          // The other edge: the same link (2 ranks) or the broken ring (more).
+          std::uint8_t byte = 0;
+          const Errc other = ring.world_size() == 2 ? Errc::Timeout : Errc::Closed;
+          test::expect_error(other, "", [&] { ring.pred().recv(&byte, 1, 2, 5s); });
+          std::this_thread::sleep_for(2s);  // alive, its Ring open, while the others check
+          return;
+        }
+        std::uint8_t byte = 0;
+        if (ring.rank() == 1) {
+          // Told within milliseconds of the timeout, not at this receive's own deadline.
+          const double seconds = test::expect_error(Errc::PeerFailed, "rank 0 failed its link",
+                                                    [&] { ring.pred().recv(&byte, 1, 2, 20s); });
+          EXPECT_LT(seconds, 1.0 + 2.0);
+          int completed = 0;
+          for (int i = 0; i < 10; ++i) {
+            std::array<std::uint8_t, 64> message{};
+            try {
+              ring.pred().send(message.data(), message.size(), 3, 5s);
+              ++completed;
+            } catch (const Error& error) {
+              EXPECT_EQ(error.code(), Errc::PeerFailed) << error.what();
+              EXPECT_NE(std::string(error.what()).find("rank 0"), std::string::npos)
+                  << error.what();
+            }
+          }
+          EXPECT_EQ(completed, 0) << "sends to a rank that had failed the link completed";
+          test::expect_error(Errc::PeerFailed, "rank 0",
+                             [&] { ring.succ().recv(&byte, 1, 2, 5s); });
+          return;
+        }
+        // The rest of the ring.
+        const double seconds = test::expect_error(Errc::PeerFailed, "rank 0 failed its link",
+                                                  [&] { ring.pred().recv(&byte, 1, 2, 20s); });
+        EXPECT_LT(seconds, 1.0 + 2.0);
+      },
+      options);
+}
+
+INSTANTIATE_TEST_SUITE_P(Rings, FailedLink, ::testing::Values(2, 3),
+                         [](const auto& info) { return std::to_string(info.param) + "_ranks"; });
 
 }  // namespace
 }  // namespace ringpipe
