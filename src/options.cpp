@@ -3,6 +3,7 @@
 #include <ringpipe/options.hpp>
 #include <ringpipe/request.hpp>
 
+#include "deadline.hpp"
 #include "options_env.hpp"
 
 #include <cctype>
@@ -263,6 +264,11 @@ void read_tuning_from_env(Options& options) {
   if (auto env = first_set({"RINGPIPE_OP_TIMEOUT_S"})) options.op_timeout = parse_seconds(*env);
   if (auto env = first_set({"RINGPIPE_LIVENESS_TIMEOUT_S"})) {
     options.liveness_timeout = parse_seconds(*env);
+    if (options.liveness_timeout < kMinLivenessTimeout) {
+      env->fail("a number of seconds of at least " +
+                format_seconds(kMinLivenessTimeout.count() / 1e3) +
+                " (the liveness thread cannot beat often enough for less), or \"inf\"");
+    }
   }
   if (auto env = first_set({"RINGPIPE_PROGRESS"})) {
     options.progress =
@@ -358,6 +364,12 @@ void Options::validate() const {
   check_timeout("rendezvous_timeout", rendezvous_timeout);
   check_timeout("op_timeout", op_timeout);
   check_timeout("liveness_timeout", liveness_timeout);
+  if (liveness_timeout < kMinLivenessTimeout) {
+    invalid("liveness_timeout " + std::to_string(liveness_timeout.count()) +
+            " ms is below the minimum of " + std::to_string(kMinLivenessTimeout.count()) +
+            " ms: the liveness thread cannot beat often enough for less (kInfinite turns stall "
+            "detection off)");
+  }
   if (listen_fd < -1) {
     invalid("listen_fd " + std::to_string(listen_fd) +
             " is invalid: must be a descriptor >= 0 or -1");

@@ -36,6 +36,10 @@ RINGPIPE_API CommDevice parse_comm_device(std::string_view text, std::string_vie
 RINGPIPE_API ProgressMode parse_progress_mode(std::string_view text, std::string_view what);
 RINGPIPE_API GpuTransport parse_gpu_transport(std::string_view text, std::string_view what);
 
+// The shortest liveness timeout: the liveness thread beats several times per timeout, and not
+// more often than every 10 ms.
+inline constexpr std::chrono::milliseconds kMinLivenessTimeout{100};
+
 // Everything a rank needs to join a ring. Defaults suit one host; from_env() fills it the way
 // launchers (ringpipe-run, torchrun, Open MPI, Slurm) describe a job.
 struct RINGPIPE_API Options {
@@ -59,7 +63,7 @@ struct RINGPIPE_API Options {
   // link) is reported as Errc::Stalled. Each rank's liveness thread sends beats several times
   // per timeout, whether or not the application calls into ringpipe, so a busy or slow rank is
   // never taken for a stalled one. A neighbour whose process ends is reported at once
-  // (Errc::PeerFailed). kInfinite turns stall detection off.
+  // (Errc::PeerFailed). At least kMinLivenessTimeout; kInfinite turns stall detection off.
   std::chrono::milliseconds liveness_timeout{std::chrono::seconds(30)};
   ProgressMode progress = ProgressMode::Adaptive;
 

@@ -2,6 +2,7 @@
 #include "liveness/monitor.hpp"
 
 #include <ringpipe/error.hpp>
+#include <ringpipe/options.hpp>
 
 #include "log.hpp"
 
@@ -28,6 +29,8 @@ using std::chrono::milliseconds;
 constexpr int kBeatsPerTimeout = 8;
 constexpr milliseconds kSlowestBeat{1000};
 constexpr milliseconds kFastestBeat{10};
+static_assert(kBeatsPerTimeout * kFastestBeat <= kMinLivenessTimeout,
+              "the shortest liveness timeout must still get all its beats");
 // A connection that does not introduce itself within this long is dropped (another may follow).
 constexpr milliseconds kHelloTimeout{1000};
 // On close, how long to wait for each neighbour to end its side after reading the Closing.

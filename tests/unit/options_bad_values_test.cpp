@@ -77,6 +77,7 @@ constexpr BadValue kBadValues[] = {
     {"TimeoutOverflow", "RINGPIPE_OP_TIMEOUT_S", "1e999"},
     {"TimeoutTrailingUnit", "RINGPIPE_OP_TIMEOUT_S", "30s"},
     {"TimeoutEmpty", "RINGPIPE_LIVENESS_TIMEOUT_S", ""},
+    {"LivenessTimeoutBelowItsBeats", "RINGPIPE_LIVENESS_TIMEOUT_S", "0.05"},
     {"TimeoutNegativeInf", "RINGPIPE_OP_TIMEOUT_S", "-inf"},
     {"IfnameEmpty", "RINGPIPE_IFNAME", ""},
     {"IfnameTooLong", "RINGPIPE_IFNAME", "abcdefghijklmnop"},

@@ -175,9 +175,9 @@ TEST_F(OptionsFromEnv, ValueEdgesAreAccepted) {
   set_env("RINGPIPE_WORLD_SIZE", "65536");
   set_env("RINGPIPE_RANK", "65535");
   set_env("RINGPIPE_JOB_ID", "18446744073709551615");
-  set_env("RINGPIPE_OP_TIMEOUT_S", "infinite");
   set_env("RINGPIPE_RENDEZVOUS_TIMEOUT_S", "1e6");
-  set_env("RINGPIPE_LIVENESS_TIMEOUT_S", "0.0001");  // rounds up, never to a zero timeout
+  set_env("RINGPIPE_OP_TIMEOUT_S", "0.0001");  // rounds up, never to a zero timeout
+  set_env("RINGPIPE_LIVENESS_TIMEOUT_S", "0.1");    // the shortest that still gets its beats
   set_env("RINGPIPE_IFNAME", "abcdefghijklmno");     // 15 characters
   set_env("RINGPIPE_LISTEN_FD", "0");
 
@@ -186,9 +186,9 @@ TEST_F(OptionsFromEnv, ValueEdgesAreAccepted) {
   EXPECT_EQ(options.world_size, 65536);
   EXPECT_EQ(options.rank, 65535);
   EXPECT_EQ(options.job_id, UINT64_MAX);
-  EXPECT_EQ(options.op_timeout, kInfinite);
+  EXPECT_EQ(options.op_timeout, milliseconds(1));
   EXPECT_EQ(options.rendezvous_timeout, milliseconds(1'000'000'000));
-  EXPECT_EQ(options.liveness_timeout, milliseconds(1));
+  EXPECT_EQ(options.liveness_timeout, kMinLivenessTimeout);
   EXPECT_EQ(options.ifname, "abcdefghijklmno");
   EXPECT_EQ(options.listen_fd, 0);
 }
@@ -371,6 +371,8 @@ TEST(OptionsValidate, EachInconsistentFieldIsRejectedByName) {
       {"rendezvous_timeout 0", [](Options& o) { o.rendezvous_timeout = milliseconds(0); }},
       {"op_timeout -1", [](Options& o) { o.op_timeout = milliseconds(-1); }},
       {"liveness_timeout 0", [](Options& o) { o.liveness_timeout = milliseconds(0); }},
+      {"liveness_timeout 79 ms is below the minimum of 100 ms",
+       [](Options& o) { o.liveness_timeout = milliseconds(79); }},
       {"listen_fd -2", [](Options& o) { o.listen_fd = -2; }},
   };
   for (const Case& c : cases) {
