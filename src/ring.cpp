@@ -116,8 +116,9 @@ class RingImpl {
     return gpu_edges_ ? gpu_edges_->succ() : static_cast<PipeGroup&>(*succ_);
   }
 
-  // Ring::abort: the neighbours are told, then every operation here fails.
-  void abort();
+  // Ring::abort, from any thread: the neighbours are told at once; this rank's operations fail
+  // from its owner's next progress or post on (the owner alone drives UCX).
+  void abort() noexcept;
 
  private:
   void connect(const rendezvous::Peers& peers);
@@ -125,6 +126,8 @@ class RingImpl {
   void post_goodbye_receive(Link& link);
   void apply_link_events();
   void apply_notice();
+  // Applies an abort() of any thread on the owner's thread.
+  void apply_abort();
   [[nodiscard]] static std::string describe_peer(const Link& link);
   [[nodiscard]] static Error neighbour_cause(const Link& link);
   void drain_arrivals();
@@ -144,7 +147,8 @@ class RingImpl {
   [[nodiscard]] Link& link_to(int peer);
 
   bool ring_broken_ = false;
-  std::optional<liveness::Event> notice_;  // the first notice a neighbour sent
+  std::atomic<bool> abort_requested_{false};  // set by abort() from any thread
+  std::optional<liveness::Event> notice_;     // the first notice a neighbour sent
 };
 
 namespace {
@@ -317,6 +321,7 @@ void RingImpl::post_goodbye_receive(Link& link) {
 // monitor reported: every pending and later operation on that neighbour's edges then fails
 // with the cause, and a neighbour's failure breaks the whole ring.
 void RingImpl::apply_link_events() {
+  apply_abort();
   if (monitor_ && monitor_->has_events()) {
     drain_arrivals();
     for (const liveness::Event& event : monitor_->take_events()) note(event);
@@ -477,9 +482,19 @@ void RingImpl::break_ring(int origin, liveness::Reason reason, const Error& caus
   }
 }
 
-void RingImpl::abort() {
-  break_ring(options_.rank, liveness::Reason::Aborted,
-             Error(Errc::Closed, "this rank aborted the ring"), /*told_by=*/-1);
+void RingImpl::apply_abort() {
+  if (ring_broken_ || !abort_requested_.load(std::memory_order_acquire)) return;
+  ring_broken_ = true;  // the neighbours were told by abort() itself
+  for (const auto& link : links_) {
+    if (!link->reported) fail_link(*link, Error(Errc::Closed, "this rank aborted the ring"));
+  }
+}
+
+void RingImpl::abort() noexcept {
+  if (abort_requested_.exchange(true, std::memory_order_acq_rel)) return;
+  // The monitor is thread-safe; UCX is not, so the owner applies the abort on its own thread.
+  if (monitor_) monitor_->notify(options_.rank, liveness::Reason::Aborted, /*told_by=*/-1);
+  worker_.wake();
 }
 
 Link& RingImpl::link_to(int peer) {
@@ -495,6 +510,7 @@ RingImpl::~RingImpl() { close_links(/*say_goodbye=*/true); }
 // that has arrived, then drop the endpoints. Neighbours then see Closed, never PeerFailed.
 void RingImpl::close_links(bool say_goodbye) noexcept {
   try {
+    apply_abort();  // an aborted ring says no goodbyes
     if (say_goodbye) say_goodbyes(Deadline(kCloseTimeout));
   } catch (const std::exception& error) {
     log(LogLevel::Warning, std::string("closing the ring: ") + error.what());

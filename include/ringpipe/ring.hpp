@@ -31,8 +31,9 @@ struct LinkInfo {
 // and every message sent before is delivered. A rank that dies or goes silent breaks the whole
 // ring: its neighbours' operations fail with Errc::PeerFailed or Errc::Stalled, every other
 // rank's with PeerFailed naming it (see Options::liveness_timeout). So does a rank that fails a
-// link at its end (a timed-out send): the others fail with PeerFailed naming it at once. Not thread-safe; move-only (a
-// moved-from Ring may only be destroyed or assigned to).
+// link at its end (a timed-out send): the others fail with PeerFailed naming it at once.
+// Threads: use a Ring and its edges from one thread at a time; abort() alone may be called from
+// any thread, at any moment. Move-only (a moved-from Ring may only be destroyed or assigned to).
 class RINGPIPE_API Ring {
  public:
   explicit Ring(const Options& options);
@@ -64,6 +65,9 @@ class RINGPIPE_API Ring {
   // both neighbours are told at once and pass it on, so every other rank's pending and later
   // operations fail with Errc::PeerFailed naming this rank (within milliseconds per hop); here
   // they fail with Errc::Closed. Only destruction remains useful afterwards. Idempotent.
+  // Thread-safe, for a watchdog: the neighbours are told before it returns; the thread that
+  // uses the Ring sees Closed from its next call on (a wait in progress fails within
+  // microseconds). The Ring must outlive the call.
   void abort();
 
  private:

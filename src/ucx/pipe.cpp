@@ -58,6 +58,7 @@ void UcxPipe::check_buffer(std::string_view operation, const std::string& edge, 
 }
 
 Request UcxPipe::post_send(const void* data, std::size_t bytes, Tag tag, Stream stream) {
+  worker_.take_queued_events();
   check_sendable("isend", tag, bytes);
   check_buffer("isend", send_name_, tag, data, bytes, stream);
   UcxRequest* request = pool_.acquire();
@@ -72,6 +73,7 @@ Request UcxPipe::post_recv(void* data, std::size_t capacity, Tag tag, Stream str
 
 UcxRequest* UcxPipe::post_channel_send(Channel channel, Tag tag, const void* data,
                                        std::size_t bytes) {
+  worker_.take_queued_events();
   check_sendable("isend", tag, bytes);
   UcxRequest* request = pool_.acquire();
   request->start_send(*this, send_tag_base_ | channel_bits(channel) | tag, data, bytes, tag);
@@ -81,6 +83,7 @@ UcxRequest* UcxPipe::post_channel_send(Channel channel, Tag tag, const void* dat
 UcxRequest* UcxPipe::post_channel_recv(Channel channel, Tag tag, void* data, std::size_t capacity) {
   // Posted even on a failed edge: a message that arrived before the failure is still
   // delivered; otherwise the receive is cancelled with the edge's error.
+  worker_.take_queued_events();
   UcxRequest* request = pool_.acquire();
   request->start_recv(*this, recv_tag_base_ | channel_bits(channel) | tag, data, capacity, tag);
   if (failure_ && !request->done()) request->cancel_with(*failure_);

@@ -78,6 +78,12 @@ class Worker {
   // One progress call (plus the after-progress hook); true if it did any work.
   bool progress_once();
 
+  // Before a new operation is posted: applies what another thread queued with wake() (a
+  // neighbour's failure, an abort), so the operation sees it. One relaxed load otherwise.
+  void take_queued_events() {
+    if (woken_.load(std::memory_order_relaxed)) progress_once();
+  }
+
   // Called from UCX callbacks that need the after-progress hook to run.
   void request_after_progress() noexcept { hook_pending_ = true; }
   // The same from any other thread: also wakes a wait sleeping on the event fd.
