@@ -3,6 +3,7 @@
 
 #include "request_state.hpp"
 
+#include <exception>
 #include <utility>
 
 namespace ringpipe {
@@ -22,7 +23,8 @@ Request& Request::operator=(Request&& other) noexcept {
 Request::~Request() { release(); }
 
 void Request::release() noexcept {
-  if (state_ != nullptr) std::exchange(state_, nullptr)->release();
+  // Destroyed while an exception unwinds: the caller is leaving, not dropping a send for later.
+  if (state_ != nullptr) std::exchange(state_, nullptr)->release(std::uncaught_exceptions() > 0);
 }
 
 bool Request::test() { return state_ == nullptr || state_->test(); }

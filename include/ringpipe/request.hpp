@@ -27,7 +27,9 @@ inline constexpr std::chrono::milliseconds kInfinite = std::chrono::milliseconds
 // returned true or wait() returned, or threw. Destroying an unfinished request cancels a
 // receive, or waits for a send to be received (up to the ring's operation timeout, then fails
 // the link; with an infinite timeout, until the neighbour receives it or is found dead), so the
-// transport never touches the buffer after the destructor returns.
+// transport never touches the buffer after the destructor returns. While an exception unwinds,
+// an unfinished send gets 1 s instead of the operation timeout: a failing caller is never held
+// for minutes (the link fails, and the neighbour is told).
 class RINGPIPE_API Request {
  public:
   Request() noexcept = default;

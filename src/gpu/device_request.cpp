@@ -550,7 +550,7 @@ bool DeviceRequest::wait_for(std::chrono::milliseconds timeout) {
   return true;
 }
 
-void DeviceRequest::release() noexcept {
+void DeviceRequest::release(bool unwinding) noexcept {
   if (engine_ == nullptr) {
     delete this;  // detached from a Ring that is gone
     return;
@@ -559,7 +559,9 @@ void DeviceRequest::release() noexcept {
     try {
       if (kind_ == Kind::Send) {
         // As in CPU mode: the receiver gets the operation timeout to take the data.
-        if (!finish_by(detail::Deadline(pipe_->host().op_timeout()))) {
+        const auto op_timeout = pipe_->host().op_timeout();
+        if (!finish_by(detail::Deadline(unwinding ? std::min(detail::kUnwindGrace, op_timeout)
+                                                  : op_timeout))) {
           fail_edge(Error(Errc::Timeout, describe_operation() + " was dropped unfinished"));
           (void)finish_by(detail::Deadline(kSettleTimeout));
         }

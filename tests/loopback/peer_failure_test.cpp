@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -94,6 +95,35 @@ TEST(PeerFailure, DroppedSendWaitsForABusyNeighbourInsteadOfFailingTheLink) {
     std::uint64_t value = 0;
     ring.succ().send(&value, sizeof value, 7);  // the link still works
   });
+}
+
+// An exception that unwinds past an unfinished send leaves within a short grace, not the
+// operation timeout: the send's link fails instead (and the neighbour is told).
+TEST(PeerFailure, ExceptionUnwindingPastAnUnfinishedSendLeavesWithinTheGrace) {
+  test::SpawnOptions options;
+  options.customize = [](int, auto& env) { env["RINGPIPE_OP_TIMEOUT_S"] = "30"; };
+  test::run_ring(
+      2,
+      [](Ring& ring) {
+        std::uint8_t byte = 0;
+        if (ring.rank() == 1) {  // never takes the message
+          test::expect_error(Errc::PeerFailed, "rank 0 failed its link",
+                             [&] { ring.pred().recv(&byte, 1, 2, 20s); });
+          return;
+        }
+        std::vector<std::uint8_t> large(8 << 20);
+        const auto start = Clock::now();
+        try {
+          Request pending = ring.succ().isend(large.data(), large.size(), 1);
+          throw std::runtime_error("the model failed");
+        } catch (const std::runtime_error&) {
+        }
+        // A one-second grace, far below the 30 s operation timeout.
+        EXPECT_LT(seconds_since(start), 1.0 + 2.0);
+        test::expect_error(Errc::Timeout, "send on rank 0 -> succ 1",
+                           [&] { ring.succ().send(&byte, 1, 3, 5s); });
+      },
+      options);
 }
 
 TEST(PeerFailure, StoppedNeighbourDoesNotHoldAClosingRank) {
