@@ -4,10 +4,9 @@
 #include <ringpipe/error.hpp>
 #include <ringpipe/options.hpp>
 
+#include "liveness/introductions.hpp"
 #include "log.hpp"
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -31,8 +30,6 @@ constexpr milliseconds kSlowestBeat{1000};
 constexpr milliseconds kFastestBeat{10};
 static_assert(kBeatsPerTimeout * kFastestBeat <= kMinLivenessTimeout,
               "the shortest liveness timeout must still get all its beats");
-// A connection that does not introduce itself within this long is dropped (another may follow).
-constexpr milliseconds kHelloTimeout{1000};
 // On close, how long to wait for each neighbour to end its side after reading the Closing.
 constexpr milliseconds kCloseLinger{200};
 
@@ -120,45 +117,22 @@ void Monitor::connect(int world_size, const Neighbour& pred, const Neighbour& su
 }
 
 // Accepts connections until the predecessor introduces itself with the ring's secret; anyone
-// else (a port scanner, a stale rank of another ring) is dropped.
+// else (a port scanner, a stale rank of another ring) is dropped, without delaying it.
 Monitor::Connection Monitor::accept_pred(int pred, const Hello& mine,
                                          const detail::Deadline& deadline) {
   const std::string name = rank_name(rank_) + " <- pred " + std::to_string(pred);
-  rendezvous::set_nonblocking(listener_.fd());
-  while (true) {
-    if (!rendezvous::wait_readable(listener_.fd(), deadline)) {
-      throw Error(Errc::Timeout, "liveness connection " + name + ": the predecessor did not " +
-                                     "connect within " +
-                                     detail::format_seconds(deadline.elapsed_s()));
-    }
-    rendezvous::Socket socket(
-        ::accept4(listener_.fd(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
-    if (!socket.valid()) continue;
-    const int on = 1;  // notices must not wait for Nagle's timer
-    setsockopt(socket.fd(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
-    const std::string remote = rendezvous::remote_address(socket.fd());
-    try {
-      const detail::Deadline hello_deadline(
-          std::min(kHelloTimeout, milliseconds(deadline.remaining_ms())));
-      const Hello hello =
-          read_hello(socket.fd(), hello_deadline, "liveness connection from " + remote);
-      if (hello.rank != static_cast<std::uint32_t>(pred) || hello.secret != secret_) {
-        detail::log(detail::LogLevel::Warning, "liveness: dropped a connection from " + remote +
-                                                   " claiming rank " + std::to_string(hello.rank) +
-                                                   " without this ring's secret");
-        continue;
-      }
-      rendezvous::send_all(socket.fd(), encode(mine), deadline, name);
-      Connection connection;
-      connection.rank = pred;
-      connection.socket = std::move(socket);
-      connection.stall_timeout = hello.stall_timeout;
-      return connection;
-    } catch (const Error& error) {
-      detail::log(detail::LogLevel::Warning, "liveness: dropped a connection from " + remote +
-                                                 ": " + std::string(error.message()));
-    }
-  }
+  Introduced introduced = accept_introduced(
+      listener_,
+      [&](const Hello& hello) {
+        return hello.rank == static_cast<std::uint32_t>(pred) && hello.secret == secret_;
+      },
+      deadline, "liveness connection " + name + ": the predecessor");
+  rendezvous::send_all(introduced.socket.fd(), encode(mine), deadline, name);
+  Connection connection;
+  connection.rank = pred;
+  connection.socket = std::move(introduced.socket);
+  connection.stall_timeout = introduced.hello.stall_timeout;
+  return connection;
 }
 
 std::vector<Event> Monitor::take_events() {
