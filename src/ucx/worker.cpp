@@ -34,6 +34,7 @@ Worker::Worker(const Context& context, ProgressMode mode) : mode_(mode) {
   const auto* bytes = reinterpret_cast<const std::byte*>(address);
   address_.assign(bytes, bytes + length);
   ucp_worker_release_address(worker_, address);
+  address_check_ = AddressCheck(address_);
 
   const ucs_status_t efd_status = ucp_worker_get_efd(worker_, &event_fd_);
   if (efd_status != UCS_OK) {

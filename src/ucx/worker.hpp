@@ -4,6 +4,7 @@
 #include <ringpipe/options.hpp>
 
 #include "deadline.hpp"
+#include "ucx/address_check.hpp"
 #include "ucx/context.hpp"
 
 #include <ucp/api/ucp.h>
@@ -26,6 +27,8 @@ class Worker {
 
   [[nodiscard]] ucp_worker_h get() const noexcept { return worker_; }
   [[nodiscard]] const std::vector<std::byte>& address() const noexcept { return address_; }
+  // Checks neighbours' addresses against this UCX's layout before UCX reads them.
+  [[nodiscard]] const AddressCheck& address_check() const noexcept { return address_check_; }
 
   // Runs `hook` after a progress call during which a callback asked for it (the Ring handles
   // link failures and goodbyes there, outside UCX callbacks).
@@ -110,6 +113,7 @@ class Worker {
 
   ucp_worker_h worker_ = nullptr;
   std::vector<std::byte> address_;
+  AddressCheck address_check_;
   int event_fd_ = -1;
   int wake_fd_ = -1;  // eventfd written by wake()
   std::atomic<bool> woken_{false};

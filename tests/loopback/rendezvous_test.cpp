@@ -308,6 +308,43 @@ TEST(RendezvousRobustness, GarbageAndSilentClientsDoNotDisturbTheRing) {
   }
 }
 
+// A client that takes a free rank with a well-formed Hello whose UCX worker address is 300
+// random bytes: both of that rank's neighbours fail the rendezvous with InvalidArgument naming
+// it, instead of dying inside UCX.
+TEST(RendezvousRobustness, GarbageWorkerAddressFailsTheNeighboursCleanlyNamingTheSender) {
+  SpawnOptions options = with_rendezvous_timeout("20");
+  options.stop_on_failure = false;
+  const auto results = spawn_ranks(
+      3,
+      [](int rank) {
+        if (rank != 1) {
+          (void)join_and_report();
+          return;
+        }
+        const std::string host = env_or("RINGPIPE_HEAD", "127.0.0.1");
+        const auto port = static_cast<std::uint16_t>(std::stoi(env_or("RINGPIPE_PORT", "0")));
+        const int fd = connect_raw(host, port, Clock::now() + 10s);
+        ASSERT_GE(fd, 0);
+        rendezvous::Hello hello = plausible_hello(1);
+        ASSERT_TRUE(authenticate_raw(fd, hello.job_id, ""));
+        std::mt19937_64 random(300);
+        hello.address.resize(300);
+        for (std::byte& b : hello.address) b = static_cast<std::byte>(random());
+        hello.address[0] = std::byte{0x5a};  // an address version UCX does not know
+        ASSERT_TRUE(send_raw(fd, rendezvous::encode(hello)));
+        EXPECT_TRUE(closed_by_peer_within(fd, 20s));  // the head gives up on the ring
+        ::close(fd);
+      },
+      options);
+  ASSERT_EQ(results.size(), 3u);
+  for (const int neighbour : {0, 2}) {
+    const RankResult& result = results[static_cast<std::size_t>(neighbour)];
+    EXPECT_EQ(result.signal, 0) << describe(result);
+    EXPECT_TRUE(Reported(result, "InvalidArgument", {"rank 1 sent a UCX worker address"}));
+    EXPECT_TRUE(FinishedWithin(result, 0, 10.0));
+  }
+}
+
 TEST(RendezvousInProcess, RingOfOneWithPortZeroAndNoListenFdFormsAndLoopsBackToItself) {
   Options options;
   options.world_size = 1;
