@@ -39,6 +39,11 @@ class Deadline {
 
   [[nodiscard]] Clock::time_point at() const { return at_; }
 
+  // The whole time this deadline gave (Clock::duration::max() if infinite).
+  [[nodiscard]] Clock::duration budget() const {
+    return infinite_ ? Clock::duration::max() : at_ - start_;
+  }
+
  private:
   Clock::time_point start_;
   bool infinite_;

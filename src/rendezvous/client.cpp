@@ -5,6 +5,7 @@
 
 #include "rendezvous/auth.hpp"
 
+#include <algorithm>
 #include <optional>
 #include <utility>
 
@@ -32,6 +33,11 @@ Errc errc_from_wire(std::uint16_t code) {
 // Once a frame has started to arrive, the rest follows at once; and the head answers an
 // Abandon at once. Either taking longer means the head is stuck.
 constexpr auto kFrameTimeout = std::chrono::milliseconds(2000);
+// At the rendezvous deadline the head is asked which ranks are missing; a live head answers in
+// milliseconds, and a stuck one holds the rank a twentieth of its timeout (within these
+// bounds) past it, no longer.
+constexpr auto kLeastAnswerTime = std::chrono::milliseconds(100);
+constexpr auto kMostAnswerTime = std::chrono::milliseconds(500);
 
 }  // namespace
 
@@ -116,7 +122,10 @@ void RendezvousClient::throw_reply(std::span<const std::byte> payload) {
 void RendezvousClient::give_up(const detail::Deadline& deadline) {
   std::optional<Frame> answer;
   try {
-    const detail::Deadline answer_deadline(kFrameTimeout);
+    const auto window = std::clamp<detail::Clock::duration>(deadline.budget() / 20,
+                                                            kLeastAnswerTime, kMostAnswerTime);
+    const detail::Deadline answer_deadline(
+        std::chrono::duration_cast<std::chrono::milliseconds>(window));
     send_all(socket_.fd(), encode_empty(FrameType::Abandon), answer_deadline, head_);
     answer = read_frame(answer_deadline);
   } catch (const Error&) {
