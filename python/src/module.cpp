@@ -112,7 +112,9 @@ before. A Ring and its edges may be used from several threads: calls take turns.
            "Which transport and data path the edge really uses.")
       .def("abort", &RingObject::abort,
            "Fails the whole ring on purpose: every other rank's operations raise "
-           "PeerFailedError naming this rank, this rank's ClosedError. Idempotent.")
+           "PeerFailedError naming this rank, this rank's ClosedError. Idempotent. Safe from "
+           "any thread (a watchdog): a call blocked on the ring in another thread raises "
+           "ClosedError at once.")
       .def("close", &RingObject::close,
            "Closes both edges in order (pending sends complete first). Idempotent.")
       .def_property_readonly("closed", &RingObject::closed)

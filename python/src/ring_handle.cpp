@@ -69,9 +69,19 @@ void RingHandle::close() {
     // between two slices of a wait on this ring.
     py::gil_scoped_release release;
     for (Adopted& send : adopted) send.request = Request();
-    ring_.reset();
+    std::unique_ptr<Ring> closing;
+    {
+      std::lock_guard lifetime(lifetime_mutex_);
+      closing = std::move(ring_);
+    }
+    closing.reset();
   }
   adopted.clear();  // the buffers, with the GIL
+}
+
+void RingHandle::abort() {
+  std::lock_guard lifetime(lifetime_mutex_);
+  if (ring_ != nullptr) ring_->abort();
 }
 
 }  // namespace ringpipe::python

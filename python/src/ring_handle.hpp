@@ -52,6 +52,10 @@ class RingHandle {
   // first. Call with the GIL held and without the lock; idempotent.
   void close();
 
+  // Ring::abort, which is safe beside a thread that uses the ring: it takes only the guard
+  // against close(), so a watchdog never waits for a blocked call. Call without the GIL.
+  void abort();
+
   static PipeGroup& edge_of(Ring& ring, EdgeKind kind);
 
  private:
@@ -61,6 +65,7 @@ class RingHandle {
   };
 
   std::mutex mutex_;
+  std::mutex lifetime_mutex_;  // held while ring_ is replaced, and by abort()
   Options options_;
   std::unique_ptr<Ring> ring_;
   std::vector<Adopted> adopted_;

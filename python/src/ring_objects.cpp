@@ -148,10 +148,8 @@ LinkInfo RingObject::link_info(const EdgeObject& edge) const {
 }
 
 void RingObject::abort() {
-  RingLock lock(*handle_);
-  if (handle_->closed()) return;
   py::gil_scoped_release release;
-  handle_->ring().abort();
+  handle_->abort();
 }
 
 std::string RingObject::repr() const {

@@ -100,3 +100,20 @@ def test_ctrl_c_interrupts_a_blocking_call_promptly(tmp_path, what):
     assert out.strip().endswith("ok"), out + err
     # Waits look at signals every 50 ms; the bound leaves room for a loaded machine.
     assert reaction < 0.5, reaction
+
+
+def test_abort_from_a_watchdog_thread_ends_a_blocked_recv_at_once():
+    with ringpipe.Ring(env=False, world_size=1) as ring:
+        def watchdog():
+            time.sleep(0.3)
+            ring.abort()
+
+        thread = threading.Thread(target=watchdog)
+        thread.start()
+        inp = torch.zeros(8)
+        start = time.monotonic()
+        with pytest.raises(ringpipe.ClosedError, match="aborted"):
+            ring.pred.recv(inp, tag=5, timeout=20)
+        waited = time.monotonic() - start
+        thread.join(timeout=10)
+        assert 0.25 < waited < 3, waited
