@@ -176,9 +176,9 @@ TEST_F(OptionsFromEnv, ValueEdgesAreAccepted) {
   set_env("RINGPIPE_RANK", "65535");
   set_env("RINGPIPE_JOB_ID", "18446744073709551615");
   set_env("RINGPIPE_RENDEZVOUS_TIMEOUT_S", "1e6");
-  set_env("RINGPIPE_OP_TIMEOUT_S", "0.0001");  // rounds up, never to a zero timeout
-  set_env("RINGPIPE_LIVENESS_TIMEOUT_S", "0.1");    // the shortest that still gets its beats
-  set_env("RINGPIPE_IFNAME", "abcdefghijklmno");     // 15 characters
+  set_env("RINGPIPE_OP_TIMEOUT_S", "0.0001");     // rounds up, never to a zero timeout
+  set_env("RINGPIPE_LIVENESS_TIMEOUT_S", "0.1");  // the shortest that still gets its beats
+  set_env("RINGPIPE_IFNAME", "abcdefghijklmno");  // 15 characters
   set_env("RINGPIPE_LISTEN_FD", "0");
 
   const Options options = Options::from_env();
