@@ -1,58 +1,205 @@
-// ringpipe: diagnostics on standard error.
+// ringpipe: diagnostics to standard error, a file, or the application's sink.
 #include "log.hpp"
 
+#include <ringpipe/error.hpp>
+
+#include <unistd.h>
+
 #include <atomic>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 
-namespace ringpipe::detail {
+namespace ringpipe {
+namespace detail {
 namespace {
+
+// Never destroyed: other threads (the liveness thread) may still log while the process exits.
+struct Logger {
+  std::mutex mutex;
+  std::atomic<LogLevel> level{LogLevel::Warning};
+  std::once_flag from_env;  // the environment's settings, unless configure_logging() came first
+  bool configured = false;
+  std::string file_name;
+  std::FILE* file = nullptr;  // nullptr: standard error
+  LogSink sink;
+};
+
+Logger& logger() {
+  static Logger* const instance = new Logger;
+  return *instance;
+}
 
 std::atomic<int> g_rank{-1};
 
-LogLevel threshold() {
-  static const LogLevel level = [] {
-    const char* text = std::getenv("RINGPIPE_LOG");
-    const std::string_view value = text ? text : "";
-    if (value == "debug") return LogLevel::Debug;
-    if (value == "info") return LogLevel::Info;
-    if (value == "error") return LogLevel::Error;
-    return LogLevel::Warning;
+const std::string& host() {
+  static const std::string name = [] {
+    char buffer[256] = {};
+    if (::gethostname(buffer, sizeof buffer - 1) != 0) return std::string("?");
+    return std::string(buffer);
   }();
-  return level;
+  return name;
 }
 
-const char* name(LogLevel level) {
-  switch (level) {
-    case LogLevel::Debug:
-      return "DEBUG";
-    case LogLevel::Info:
-      return "INFO";
-    case LogLevel::Warning:
-      return "WARNING";
-    case LogLevel::Error:
-      return "ERROR";
+// NCCL_DEBUG_FILE's conventions: %h the host, %p the process id, %% a percent sign.
+std::string expand(std::string_view pattern) {
+  std::string out;
+  for (std::size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern[i] != '%' || i + 1 == pattern.size()) {
+      out += pattern[i];
+      continue;
+    }
+    const char next = pattern[++i];
+    if (next == 'h') {
+      out += host();
+    } else if (next == 'p') {
+      out += std::to_string(::getpid());
+    } else {
+      if (next != '%') out += '%';
+      out += next;
+    }
   }
-  return "?";
+  return out;
+}
+
+std::string upper(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// "2026-12-05T21:58:01.123456Z"
+std::string utc_now() {
+  timespec now{};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  tm parts{};
+  ::gmtime_r(&now.tv_sec, &parts);
+  char text[40];
+  const std::size_t length = std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &parts);
+  std::snprintf(text + length, sizeof text - length, ".%06ldZ", now.tv_nsec / 1000);
+  return text;
+}
+
+// Applies `config` with the logger's lock held.
+void apply(Logger& state, const LogConfig& config) {
+  state.configured = true;
+  state.level.store(config.level, std::memory_order_relaxed);
+  if (config.file == state.file_name) return;
+  if (state.file != nullptr) std::fclose(std::exchange(state.file, nullptr));
+  state.file_name = config.file;
+  if (config.file.empty()) return;
+  state.file = std::fopen(config.file.c_str(), "ae");
+  if (state.file != nullptr) std::setvbuf(state.file, nullptr, _IOLBF, 0);
+}
+
+Logger& configured_logger() {
+  Logger& state = logger();
+  std::call_once(state.from_env, [&state] {
+    LogConfig config;
+    try {
+      config = log_config_from_env();
+    } catch (const Error&) {
+      // Reported where it can be: Options::from_env() and Ring construction throw it.
+    }
+    std::lock_guard lock(state.mutex);
+    if (!state.configured) apply(state, config);
+  });
+  return state;
 }
 
 }  // namespace
 
+LogConfig log_config_from_env() {
+  LogConfig config;
+  for (const char* name : {"RINGPIPE_LOG_LEVEL", "RINGPIPE_LOG"}) {
+    if (const char* value = std::getenv(name); value != nullptr) {
+      config.level = parse_log_level(value, "environment variable " + std::string(name));
+      break;
+    }
+  }
+  if (const char* value = std::getenv("RINGPIPE_LOG_FILE"); value != nullptr) {
+    if (*value == '\0') {
+      throw Error(Errc::InvalidArgument,
+                  "environment variable RINGPIPE_LOG_FILE is empty: expected a file name (%h "
+                  "and %p become the host name and the process id)");
+    }
+    config.file = expand(value);
+    std::FILE* probe = std::fopen(config.file.c_str(), "ae");
+    if (probe == nullptr) {
+      throw Error(Errc::InvalidArgument, "environment variable RINGPIPE_LOG_FILE=\"" +
+                                             std::string(value) + "\": cannot open " + config.file +
+                                             " for appending");
+    }
+    std::fclose(probe);
+  }
+  return config;
+}
+
+void configure_logging(const LogConfig& config) {
+  Logger& state = logger();
+  std::call_once(state.from_env, [] {});  // the environment was read by the caller
+  std::lock_guard lock(state.mutex);
+  apply(state, config);
+}
+
 void set_log_rank(int rank) { g_rank.store(rank, std::memory_order_relaxed); }
 
 void log(LogLevel level, std::string_view message) {
-  if (level < threshold()) return;
+  Logger& state = configured_logger();
+  if (level < state.level.load(std::memory_order_relaxed)) return;
   const int rank = g_rank.load(std::memory_order_relaxed);
-  // One fprintf per line keeps lines of concurrent threads and ranks whole.
-  if (rank >= 0) {
-    std::fprintf(stderr, "ringpipe %s rank %d: %.*s\n", name(level), rank,
-                 static_cast<int>(message.size()), message.data());
-  } else {
-    std::fprintf(stderr, "ringpipe %s: %.*s\n", name(level), static_cast<int>(message.size()),
-                 message.data());
+  const std::string line = utc_now() + " " + host() + " pid " + std::to_string(::getpid()) +
+                           " rank " + (rank >= 0 ? std::to_string(rank) : std::string("-")) +
+                           " ringpipe " + upper(to_string(level)) + ": " + std::string(message);
+  std::lock_guard lock(state.mutex);
+  if (state.sink) {
+    try {
+      state.sink(level, line);
+    } catch (...) {
+      // A sink must not throw; a line is not worth failing the caller for.
+    }
+    return;
   }
+  // One write per line keeps the lines of concurrent threads and ranks whole.
+  std::fprintf(state.file != nullptr ? state.file : stderr, "%s\n", line.c_str());
 }
 
-}  // namespace ringpipe::detail
+}  // namespace detail
+
+std::string_view to_string(LogLevel level) noexcept {
+  switch (level) {
+    case LogLevel::Debug:
+      return "debug";
+    case LogLevel::Info:
+      return "info";
+    case LogLevel::Warning:
+      return "warning";
+    case LogLevel::Error:
+      return "error";
+  }
+  return "?";
+}
+
+LogLevel parse_log_level(std::string_view text, std::string_view what) {
+  std::string name(text);
+  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (name == "debug") return LogLevel::Debug;
+  if (name == "info") return LogLevel::Info;
+  if (name == "warning" || name == "warn") return LogLevel::Warning;
+  if (name == "error") return LogLevel::Error;
+  throw Error(Errc::InvalidArgument, std::string(what) + "=\"" + std::string(text) +
+                                         "\": expected debug, info, warning or error (any case)");
+}
+
+void set_log_sink(LogSink sink) {
+  detail::Logger& state = detail::logger();
+  std::lock_guard lock(state.mutex);
+  state.sink = std::move(sink);
+}
+
+}  // namespace ringpipe

@@ -4,6 +4,7 @@
 #include <ringpipe/request.hpp>
 
 #include "deadline.hpp"
+#include "log.hpp"
 #include "options_env.hpp"
 
 #include <cctype>
@@ -270,6 +271,7 @@ void read_tuning_from_env(Options& options) {
                 " (the liveness thread cannot beat often enough for less), or \"inf\"");
     }
   }
+  (void)log_config_from_env();  // a bad level or log file is named here, not ignored
   if (auto env = first_set({"RINGPIPE_PROGRESS"})) {
     options.progress =
         parse_progress_mode(env->value, "environment variable " + std::string(env->name));

@@ -189,6 +189,7 @@ RingImpl::RingImpl(const Options& options)
     : options_(checked(options)),
       context_(options.ifname, options.liveness_timeout),
       worker_(context_, options.progress) {
+  configure_logging(log_config_from_env());
   set_log_rank(options.rank);
   const Deadline deadline(options.rendezvous_timeout);
   // Before the rendezvous: a rank without a usable GPU fails alone, at once.

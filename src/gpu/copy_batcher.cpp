@@ -35,10 +35,10 @@ CopyBatcher::CopyBatcher(Engine& engine, int device, std::string edge, int peer,
 
 CopyBatcher::~CopyBatcher() {
   if (batches_ != 0) {
-    log(detail::LogLevel::Info, edge_ + ": " + std::to_string(copies_) + " copies in " +
-                                    std::to_string(batches_) + " batches, the largest of " +
-                                    std::to_string(largest_batch_) + "; " +
-                                    std::to_string(kernel_launches_) + " copy kernels");
+    detail::log(detail::LogLevel::Info, edge_ + ": " + std::to_string(copies_) + " copies in " +
+                                            std::to_string(batches_) + " batches, the largest of " +
+                                            std::to_string(largest_batch_) + "; " +
+                                            std::to_string(kernel_launches_) + " copy kernels");
   }
   // The engine detached the requests before this, waiting for their copies.
   const DeviceScope scope(device_);
@@ -61,7 +61,7 @@ void CopyBatcher::flush() noexcept {
   try {
     enqueue_batch();
   } catch (const Error& error) {
-    log(detail::LogLevel::Error, error.what());
+    detail::log(detail::LogLevel::Error, error.what());
     // Those already enqueued ignore it.
     for (DeviceRequest* request : std::exchange(batch_, {})) request->copy_failed(error);
   } catch (const std::exception& error) {
@@ -179,7 +179,8 @@ void CopyBatcher::enqueue_copies(cudaStream_t stream) {
     // This GPU cannot run the kernel built here: the copy engine takes every copy.
     (void)cudaGetLastError();
     kernel_works_ = false;
-    log(detail::LogLevel::Warning,
+    detail::log(
+        detail::LogLevel::Warning,
         gpu::describe(status, edge_ + ": the copy kernel cannot run here; the copy engine copies "
                                       "every message"));
     for (int i = 0; i < list.count; ++i) {

@@ -261,7 +261,7 @@ bool DeviceRequest::advance_recv() {
         }
         queue_copy();
       } catch (const Error& error) {
-        log(detail::LogLevel::Error, error.what());
+        detail::log(detail::LogLevel::Error, error.what());
         error_ = error;
         send_reply(ReplyStatus::Failed);
       }
@@ -573,7 +573,7 @@ void DeviceRequest::release(bool unwinding) noexcept {
         (void)finish_by(detail::Deadline(kSettleTimeout));
       }
     } catch (const std::exception& error) {
-      log(detail::LogLevel::Error, error.what());
+      detail::log(detail::LogLevel::Error, error.what());
     }
   }
   if (stage_ != Stage::Done) {

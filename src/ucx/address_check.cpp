@@ -151,7 +151,8 @@ Walk walk(std::span<const std::byte> address, bool with_resource_index,
       if (result.transports.size() == kMaxResources) {
         return defect("it lists more than " + std::to_string(kMaxResources) + " transports");
       }
-      const unsigned csum = in.byte() | (in.byte() << 8);  // the transport name's checksum
+      const unsigned csum_low = in.byte();  // the transport name's checksum, 16 bits
+      const unsigned csum = csum_low | (in.byte() << 8);
       const std::size_t attributes_at = in.at();
       in.skip((version2 ? kIfaceAttrSizeV2 : kIfaceAttrSizeV1) + (with_resource_index ? 1 : 0));
       if (in.failed()) break;

@@ -43,6 +43,9 @@ inline constexpr const char* kEnvVars[] = {
     "RINGPIPE_JOB_ID",
     "RINGPIPE_TOKEN",
     "RINGPIPE_LISTEN_FD",
+    "RINGPIPE_LOG",
+    "RINGPIPE_LOG_LEVEL",
+    "RINGPIPE_LOG_FILE",
 };
 
 // Saves and clears the variables above; restores them when destroyed.

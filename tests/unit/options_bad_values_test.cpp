@@ -92,6 +92,9 @@ constexpr BadValue kBadValues[] = {
     {"JobIdEmpty", "RINGPIPE_JOB_ID", ""},
     {"ListenFdNegative", "RINGPIPE_LISTEN_FD", "-1"},
     {"ListenFdNonNumber", "RINGPIPE_LISTEN_FD", "stdin"},
+    {"LogLevelUnknown", "RINGPIPE_LOG", "verbose"},
+    {"LogLevelEmpty", "RINGPIPE_LOG_LEVEL", ""},
+    {"LogFileInAMissingFolder", "RINGPIPE_LOG_FILE", "/nonexistent/ringpipe-%p.log"},
 };
 
 INSTANTIATE_TEST_SUITE_P(EveryBadValueClass, OptionsFromEnvBadValue,
