@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs the build into a scratch root, then builds and runs a consumer against it with only
-# what pkg-config reports, compiles every public header on its own, and imports the installed
-# Python package to run a 2-rank ring.
+# what pkg-config reports and with CMake's find_package (shared and static), compiles every
+# public header on its own, and imports the installed Python package to run a 2-rank ring.
 set -eu
 build=$1
 python=${2:-}  # the interpreter the Python package was built for, if it was
@@ -46,6 +46,20 @@ if ldd "$root/consumer-static" | grep -q libringpipe; then
   echo "the static consumer loads libringpipe.so"; exit 1
 fi
 "$root/consumer-static"
+
+# CMake's find_package, from the installed package alone, for both libraries.
+config=$(find "$root" -name ringpipeConfig.cmake | head -n 1)
+[ -n "$config" ] || { echo "ringpipeConfig.cmake was not installed"; exit 1; }
+if ! log=$(cmake -S "$here/cmake_consumer" -B "$root/cmake-build" \
+    -Dringpipe_DIR="$(dirname "$config")" -DCMAKE_CXX_FLAGS="-Wall -Wextra -Werror" 2>&1 &&
+    cmake --build "$root/cmake-build" 2>&1); then
+  echo "$log"; exit 1
+fi
+LD_LIBRARY_PATH="$lib_dir" "$root/cmake-build/consumer_shared"
+if ldd "$root/cmake-build/consumer_static" | grep -q libringpipe; then
+  echo "the static CMake consumer loads libringpipe.so"; exit 1
+fi
+"$root/cmake-build/consumer_static"
 
 # The Python package, imported from the scratch root only (not the build tree), runs a 2-rank
 # ring under the installed launcher.
