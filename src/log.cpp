@@ -8,7 +8,6 @@
 #include <atomic>
 #include <cctype>
 #include <cstdio>
-#include <cstdlib>
 #include <ctime>
 #include <mutex>
 #include <string>
@@ -24,7 +23,6 @@ struct Logger {
   std::mutex mutex;
   std::atomic<LogLevel> level{LogLevel::Warning};
   std::once_flag from_env;  // the environment's settings, unless configure_logging() came first
-  bool configured = false;
   std::string file_name;
   std::FILE* file = nullptr;  // nullptr: standard error
   LogSink sink;
@@ -44,27 +42,6 @@ const std::string& host() {
     return std::string(buffer);
   }();
   return name;
-}
-
-// NCCL_DEBUG_FILE's conventions: %h the host, %p the process id, %% a percent sign.
-std::string expand(std::string_view pattern) {
-  std::string out;
-  for (std::size_t i = 0; i < pattern.size(); ++i) {
-    if (pattern[i] != '%' || i + 1 == pattern.size()) {
-      out += pattern[i];
-      continue;
-    }
-    const char next = pattern[++i];
-    if (next == 'h') {
-      out += host();
-    } else if (next == 'p') {
-      out += std::to_string(::getpid());
-    } else {
-      if (next != '%') out += '%';
-      out += next;
-    }
-  }
-  return out;
 }
 
 std::string upper(std::string_view text) {
@@ -87,7 +64,6 @@ std::string utc_now() {
 
 // Applies `config` with the logger's lock held.
 void apply(Logger& state, const LogConfig& config) {
-  state.configured = true;
   state.level.store(config.level, std::memory_order_relaxed);
   if (config.file == state.file_name) return;
   if (state.file != nullptr) std::fclose(std::exchange(state.file, nullptr));
@@ -107,42 +83,37 @@ Logger& configured_logger() {
       // Reported where it can be: Options::from_env() and Ring construction throw it.
     }
     std::lock_guard lock(state.mutex);
-    if (!state.configured) apply(state, config);
+    apply(state, config);
   });
   return state;
 }
 
 }  // namespace
 
-LogConfig log_config_from_env() {
-  LogConfig config;
-  for (const char* name : {"RINGPIPE_LOG_LEVEL", "RINGPIPE_LOG"}) {
-    if (const char* value = std::getenv(name); value != nullptr) {
-      config.level = parse_log_level(value, "environment variable " + std::string(name));
-      break;
+std::string expand_log_file_name(std::string_view pattern) {
+  std::string out;
+  for (std::size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern[i] != '%' || i + 1 == pattern.size()) {
+      out += pattern[i];
+      continue;
+    }
+    const char next = pattern[++i];
+    if (next == 'h') {
+      out += host();
+    } else if (next == 'p') {
+      out += std::to_string(::getpid());
+    } else {
+      if (next != '%') out += '%';
+      out += next;
     }
   }
-  if (const char* value = std::getenv("RINGPIPE_LOG_FILE"); value != nullptr) {
-    if (*value == '\0') {
-      throw Error(Errc::InvalidArgument,
-                  "environment variable RINGPIPE_LOG_FILE is empty: expected a file name (%h "
-                  "and %p become the host name and the process id)");
-    }
-    config.file = expand(value);
-    std::FILE* probe = std::fopen(config.file.c_str(), "ae");
-    if (probe == nullptr) {
-      throw Error(Errc::InvalidArgument, "environment variable RINGPIPE_LOG_FILE=\"" +
-                                             std::string(value) + "\": cannot open " + config.file +
-                                             " for appending");
-    }
-    std::fclose(probe);
-  }
-  return config;
+  return out;
 }
 
 void configure_logging(const LogConfig& config) {
   Logger& state = logger();
-  std::call_once(state.from_env, [] {});  // the environment was read by the caller
+  // The caller read the environment: the lazy reading is done (or waited for, then overridden).
+  std::call_once(state.from_env, [] {});
   std::lock_guard lock(state.mutex);
   apply(state, config);
 }
@@ -170,31 +141,6 @@ void log(LogLevel level, std::string_view message) {
 }
 
 }  // namespace detail
-
-std::string_view to_string(LogLevel level) noexcept {
-  switch (level) {
-    case LogLevel::Debug:
-      return "debug";
-    case LogLevel::Info:
-      return "info";
-    case LogLevel::Warning:
-      return "warning";
-    case LogLevel::Error:
-      return "error";
-  }
-  return "?";
-}
-
-LogLevel parse_log_level(std::string_view text, std::string_view what) {
-  std::string name(text);
-  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (name == "debug") return LogLevel::Debug;
-  if (name == "info") return LogLevel::Info;
-  if (name == "warning" || name == "warn") return LogLevel::Warning;
-  if (name == "error") return LogLevel::Error;
-  throw Error(Errc::InvalidArgument, std::string(what) + "=\"" + std::string(text) +
-                                         "\": expected debug, info, warning or error (any case)");
-}
 
 void set_log_sink(LogSink sink) {
   detail::Logger& state = detail::logger();

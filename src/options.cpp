@@ -256,7 +256,49 @@ GpuTransport parse_gpu_transport(std::string_view text, std::string_view what) {
           ": expected one of \"auto\", \"ipc\", \"nccl\", \"ucx\"");
 }
 
+std::string_view to_string(LogLevel level) noexcept {
+  switch (level) {
+    case LogLevel::Debug:
+      return "debug";
+    case LogLevel::Info:
+      return "info";
+    case LogLevel::Warning:
+      return "warning";
+    case LogLevel::Error:
+      return "error";
+  }
+  return "unknown";  // only reachable through a cast of an out-of-range integer
+}
+
+LogLevel parse_log_level(std::string_view text, std::string_view what) {
+  const std::string name = lower(text);
+  if (name == "debug") return LogLevel::Debug;
+  if (name == "info") return LogLevel::Info;
+  if (name == "warning" || name == "warn") return LogLevel::Warning;
+  if (name == "error") return LogLevel::Error;
+  invalid(std::string(what) + "=" + quoted(text) +
+          ": expected one of \"debug\", \"info\", \"warning\", \"error\" (any case)");
+}
+
 namespace detail {
+
+LogConfig log_config_from_env() {
+  LogConfig config;
+  if (auto env = first_set({"RINGPIPE_LOG_LEVEL", "RINGPIPE_LOG"})) {
+    config.level = parse_log_level(env->value, "environment variable " + std::string(env->name));
+  }
+  if (auto env = first_set({"RINGPIPE_LOG_FILE"})) {
+    constexpr std::string_view kExpected =
+        "a file name that can be opened for appending (%h and %p become the host name and the "
+        "process id)";
+    if (env->value.empty()) env->fail(kExpected);
+    config.file = expand_log_file_name(env->value);
+    std::FILE* probe = std::fopen(config.file.c_str(), "ae");
+    if (probe == nullptr) env->fail(std::string(kExpected) + "; cannot open " + config.file);
+    std::fclose(probe);
+  }
+  return config;
+}
 
 void read_tuning_from_env(Options& options) {
   if (auto env = first_set({"RINGPIPE_RENDEZVOUS_TIMEOUT_S"})) {

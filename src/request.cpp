@@ -3,7 +3,6 @@
 
 #include "request_state.hpp"
 
-#include <exception>
 #include <utility>
 
 namespace ringpipe {
@@ -23,8 +22,7 @@ Request& Request::operator=(Request&& other) noexcept {
 Request::~Request() { release(); }
 
 void Request::release() noexcept {
-  // Destroyed while an exception unwinds: the caller is leaving, not dropping a send for later.
-  if (state_ != nullptr) std::exchange(state_, nullptr)->release(std::uncaught_exceptions() > 0);
+  if (state_ != nullptr) std::exchange(state_, nullptr)->release();
 }
 
 bool Request::test() { return state_ == nullptr || state_->test(); }

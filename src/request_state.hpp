@@ -1,8 +1,10 @@
 // ringpipe: what a Request refers to; each transport implements it.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
+#include <exception>
 #include <optional>
 
 namespace ringpipe::detail {
@@ -10,6 +12,12 @@ namespace ringpipe::detail {
 // How long an unfinished send dropped by an exception's unwinding is given to be received
 // before its link fails: unwinding must not hold a serving process for the operation timeout.
 inline constexpr std::chrono::milliseconds kUnwindGrace{1000};
+
+// How long a dropped unfinished send waits to be received: the operation timeout (a busy
+// neighbour is normal), or kUnwindGrace while an exception unwinds (the caller is leaving).
+inline std::chrono::milliseconds dropped_send_grace(std::chrono::milliseconds op_timeout) {
+  return std::uncaught_exceptions() > 0 ? std::min(kUnwindGrace, op_timeout) : op_timeout;
+}
 
 class RequestState {
  public:
@@ -21,9 +29,8 @@ class RequestState {
   virtual bool wait_for(std::chrono::milliseconds timeout) = 0;
   [[nodiscard]] virtual std::size_t bytes() const noexcept = 0;
   // Called when the Request is destroyed: makes sure the transport is done with the buffer,
-  // then recycles the state. An unfinished send waits for the operation timeout, or for
-  // kUnwindGrace when `unwinding` (an exception is destroying the Request). Never throws.
-  virtual void release(bool unwinding) noexcept = 0;
+  // then recycles the state (an unfinished send waits dropped_send_grace()). Never throws.
+  virtual void release() noexcept = 0;
 };
 
 }  // namespace ringpipe::detail

@@ -137,6 +137,7 @@ class RingImpl {
   void break_ring(int origin, liveness::Reason reason, const Error& cause, int told_by,
                   std::uint16_t link_cause = 0);
   void fail_link(Link& link, const Error& cause);
+  void fail_remaining_links(const Error& cause);
   // The failure of an edge of `link` at this end, if any.
   [[nodiscard]] std::optional<Error> failure_here(const Link& link) const;
   // This end failed the link (its endpoint is closed, so what the neighbour sends on it would
@@ -478,6 +479,10 @@ void RingImpl::break_ring(int origin, liveness::Reason reason, const Error& caus
   // Told before the endpoints close, so neighbours learn the origin, not only that this rank
   // went away.
   if (monitor_) monitor_->notify(origin, reason, told_by, link_cause);
+  fail_remaining_links(cause);
+}
+
+void RingImpl::fail_remaining_links(const Error& cause) {
   for (const auto& link : links_) {
     if (!link->reported) fail_link(*link, cause);
   }
@@ -486,9 +491,7 @@ void RingImpl::break_ring(int origin, liveness::Reason reason, const Error& caus
 void RingImpl::apply_abort() {
   if (ring_broken_ || !abort_requested_.load(std::memory_order_acquire)) return;
   ring_broken_ = true;  // the neighbours were told by abort() itself
-  for (const auto& link : links_) {
-    if (!link->reported) fail_link(*link, Error(Errc::Closed, "this rank aborted the ring"));
-  }
+  fail_remaining_links(Error(Errc::Closed, "this rank aborted the ring"));
 }
 
 void RingImpl::abort() noexcept {

@@ -550,7 +550,7 @@ bool DeviceRequest::wait_for(std::chrono::milliseconds timeout) {
   return true;
 }
 
-void DeviceRequest::release(bool unwinding) noexcept {
+void DeviceRequest::release() noexcept {
   if (engine_ == nullptr) {
     delete this;  // detached from a Ring that is gone
     return;
@@ -558,10 +558,8 @@ void DeviceRequest::release(bool unwinding) noexcept {
   if (stage_ != Stage::Done) {
     try {
       if (kind_ == Kind::Send) {
-        // As in CPU mode: the receiver gets the operation timeout to take the data.
-        const auto op_timeout = pipe_->host().op_timeout();
-        if (!finish_by(detail::Deadline(unwinding ? std::min(detail::kUnwindGrace, op_timeout)
-                                                  : op_timeout))) {
+        // As in CPU mode: the receiver gets the operation timeout (or the unwinding grace).
+        if (!finish_by(detail::Deadline(detail::dropped_send_grace(pipe_->host().op_timeout())))) {
           fail_edge(Error(Errc::Timeout, describe_operation() + " was dropped unfinished"));
           (void)finish_by(detail::Deadline(kSettleTimeout));
         }

@@ -46,7 +46,7 @@ class DeviceRequest final : public detail::RequestState {
   void wait(std::optional<std::chrono::milliseconds> timeout) override;
   bool wait_for(std::chrono::milliseconds timeout) override;
   [[nodiscard]] std::size_t bytes() const noexcept override { return bytes_; }
-  void release(bool unwinding) noexcept override;
+  void release() noexcept override;
 
   // One step if one is possible; true if it did something.
   bool advance() noexcept;

@@ -89,7 +89,7 @@ Introduced accept_introduced(const rendezvous::Socket& listener,
                   who + " did not connect within " + detail::format_seconds(deadline.elapsed_s()));
     }
     std::vector<pollfd> fds{{listener.fd(), POLLIN, 0}};
-    int wait_ms = static_cast<int>(std::max<long long>(deadline.remaining_ms(), 0));
+    int wait_ms = deadline.remaining_ms();
     for (const Introduction& introduction : waiting) {
       fds.push_back({introduction.socket.fd(), POLLIN, 0});
       wait_ms = std::min(wait_ms, milliseconds_until(introduction.deadline));

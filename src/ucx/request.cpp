@@ -218,16 +218,13 @@ void UcxRequest::finish_with_transport(const detail::Deadline& deadline) noexcep
   }
 }
 
-void UcxRequest::release(bool unwinding) noexcept {
-  // A send is given the ring's operation timeout to be received (a busy neighbour is normal),
-  // or a short grace while an exception unwinds; only then is its link failed. A receive is
-  // simply cancelled.
+void UcxRequest::release() noexcept {
+  // A send is given time to be received (see dropped_send_grace); only then is its link
+  // failed. A receive is simply cancelled.
   if (!done_) {
     const bool sending = kind_ == Kind::Send && pipe_ != nullptr;
-    const auto grace = sending ? (unwinding ? std::min(detail::kUnwindGrace, pipe_->op_timeout())
-                                            : pipe_->op_timeout())
-                               : std::chrono::milliseconds(kCancelTimeout);
-    finish_with_transport(detail::Deadline(grace));
+    finish_with_transport(detail::Deadline(sending ? detail::dropped_send_grace(pipe_->op_timeout())
+                                                   : std::chrono::milliseconds(kCancelTimeout)));
   }
   if (ucx_request_ != nullptr) {
     // UCX still owns the operation (its link could not be closed): the callback frees this.

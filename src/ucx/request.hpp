@@ -33,9 +33,7 @@ class UcxRequest final : public detail::RequestState {
   void wait(std::optional<std::chrono::milliseconds> timeout) override;
   bool wait_for(std::chrono::milliseconds timeout) override;
   [[nodiscard]] std::size_t bytes() const noexcept override { return bytes_; }
-  void release(bool unwinding) noexcept override;
-  // The same for requests ringpipe posts for itself (GPU mode's messages).
-  void release() noexcept { release(/*unwinding=*/false); }
+  void release() noexcept override;
 
   [[nodiscard]] bool done() const noexcept { return done_; }
   // Once done: nullopt on success, else the error test() would throw. Never progresses.
