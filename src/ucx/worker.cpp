@@ -90,6 +90,13 @@ bool Worker::progress_once() {
   return did_work;
 }
 
+void Worker::drain_arrivals(int idle_polls, const detail::Deadline& deadline) {
+  int idle = 0;
+  while (idle < idle_polls && !deadline.expired()) {
+    idle = ucp_worker_progress(worker_) != 0 ? 0 : idle + 1;
+  }
+}
+
 void Worker::wait_for_event(const detail::Deadline& deadline) {
   // UCS_ERR_BUSY: events arrived between the last progress and arming; progress again.
   if (ucp_worker_arm(worker_) == UCS_ERR_BUSY) return;

@@ -81,6 +81,11 @@ class Worker {
   // One progress call (plus the after-progress hook); true if it did any work.
   bool progress_once();
 
+  // Takes what the transports already hold (messages a neighbour sent before it died), without
+  // running the hooks, so an after-progress hook may call it: progresses until `idle_polls`
+  // polls in a row found nothing, or the deadline passes.
+  void drain_arrivals(int idle_polls, const detail::Deadline& deadline);
+
   // Before a new operation is posted: applies what another thread queued with wake() (a
   // neighbour's failure, an abort), so the operation sees it. One relaxed load otherwise.
   void take_queued_events() {
