@@ -48,7 +48,7 @@ std::string rank_line(ringpipe::Ring& ring) {
   char line[512];
   std::snprintf(line, sizeof line, "# rank %2d pid %d host %s pred %d succ %d link %s", ring.rank(),
                 static_cast<int>(::getpid()), host_name().c_str(), ring.pred().peer(),
-                ring.succ().peer(), ring.link_info(ring.succ()).transport.c_str());
+                ring.succ().peer(), ring.link_info(ring.succ()).describe().c_str());
   return line;
 }
 

@@ -7,8 +7,6 @@
 
 namespace ringpipe {
 
-Request detail::make_request(RequestState* state) noexcept { return Request(state); }
-
 Request::Request(Request&& other) noexcept : state_(std::exchange(other.state_, nullptr)) {}
 
 Request& Request::operator=(Request&& other) noexcept {

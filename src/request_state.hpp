@@ -1,6 +1,8 @@
 // ringpipe: what a Request refers to; each transport implements it.
 #pragma once
 
+#include <ringpipe/request.hpp>
+
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
@@ -32,5 +34,15 @@ class RequestState {
   // then recycles the state (an unfinished send waits dropped_send_grace()). Never throws.
   virtual void release() noexcept = 0;
 };
+
+// The one way a Request is made: around a transport's state.
+class RequestAccess {
+ public:
+  [[nodiscard]] static Request make(RequestState* state) noexcept { return Request(state); }
+};
+
+[[nodiscard]] inline Request make_request(RequestState* state) noexcept {
+  return RequestAccess::make(state);
+}
 
 }  // namespace ringpipe::detail

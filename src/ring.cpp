@@ -259,10 +259,9 @@ void Ring::abort() { impl_->abort(); }
 LinkInfo Ring::link_info(const PipeGroup& edge) const {
   for (const auto& link : impl_->links_) {
     if (link->peer == edge.peer()) {
-      LinkInfo info{link->peer, link->host, "ucx: " + link->endpoint->transports(), "host"};
+      LinkInfo info{link->peer, link->host, DataPath::Host, link->endpoint->transport_names()};
       if (impl_->gpu_edges_ && (&edge == &impl_->pred() || &edge == &impl_->succ())) {
         info.data_path = impl_->gpu_edges_->path(edge);
-        info.transport = info.data_path + " (control over " + info.transport + ")";
       }
       return info;
     }

@@ -29,8 +29,8 @@ constexpr ringpipe::Tag kProbeTag = 7;
 
 void print_edge(ringpipe::Ring& ring, const char* side, ringpipe::PipeGroup& edge) {
   const ringpipe::LinkInfo info = ring.link_info(edge);
-  std::printf("  %s: rank %d on %s, data path %s, transport %s\n", side, info.peer,
-              info.peer_host.c_str(), info.data_path.c_str(), info.transport.c_str());
+  std::printf("  %s: rank %d on %s, %s\n", side, info.peer, info.peer_host.c_str(),
+              info.describe().c_str());
 }
 
 // Mean seconds of one ring step of `bytes`; false if any byte arrived wrong.

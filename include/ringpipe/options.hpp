@@ -10,6 +10,9 @@
 
 namespace ringpipe {
 
+// Waits without a deadline. Pass it explicitly; no other value means "forever".
+inline constexpr std::chrono::milliseconds kInfinite = std::chrono::milliseconds::max();
+
 // Where the ring moves data: host memory over UCX, or CUDA memory over CUDA IPC / NCCL.
 enum class CommDevice { Cpu, Gpu };
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <ringpipe/export.hpp>
+#include <ringpipe/options.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -13,12 +14,8 @@ class Request;
 
 namespace detail {
 class RequestState;
-// Wraps a transport's request state (library-internal).
-Request make_request(RequestState* state) noexcept;
+class RequestAccess;  // lets the library alone make Requests
 }  // namespace detail
-
-// Waits without a deadline. Pass it explicitly; no other value means "forever".
-inline constexpr std::chrono::milliseconds kInfinite = std::chrono::milliseconds::max();
 
 // The outcome of isend/irecv. Move-only; an empty Request (default-constructed or moved-from)
 // is complete. Not thread-safe: use a request from the thread that uses its Ring.
@@ -43,7 +40,8 @@ class RINGPIPE_API Request {
   // failed (PeerFailed, Closed, Stalled, Truncated, ...).
   bool test();
 
-  // Blocks until complete or until `timeout` (default: the ring's operation timeout) passes.
+  // Blocks until complete or until `timeout` (default: the ring's operation timeout; kInfinite:
+  // none) passes.
   // Throws Error{Timeout} naming the operation, edge, tag and size; the receive is then
   // cancelled, or a timed-out send fails its link. Throws the operation's error otherwise.
   void wait(std::optional<std::chrono::milliseconds> timeout = std::nullopt);
@@ -59,7 +57,7 @@ class RINGPIPE_API Request {
   [[nodiscard]] bool empty() const noexcept { return state_ == nullptr; }
 
  private:
-  friend Request detail::make_request(detail::RequestState* state) noexcept;
+  friend class detail::RequestAccess;
   explicit Request(detail::RequestState* state) noexcept : state_(state) {}
   void release() noexcept;
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <ringpipe/export.hpp>
+#include <ringpipe/link_info.hpp>
 #include <ringpipe/options.hpp>
 #include <ringpipe/pipe_group.hpp>
 
@@ -13,16 +14,6 @@ namespace ringpipe {
 namespace detail {
 class RingImpl;
 }
-
-// Which transport an edge really uses.
-struct LinkInfo {
-  int peer = 0;
-  std::string peer_host;  // the neighbour's host name
-  std::string transport;  // e.g. "ucx: sysv/memory, cma/memory" or "self"
-  // How data moves: "host" (CPU mode, over `transport`), "cuda-ipc" (GPU buffers of processes
-  // of one host) or "cuda device copy" (a 1-rank ring in GPU mode).
-  std::string data_path;
-};
 
 // Joins the ring described by the options: performs the rendezvous (rank 0 hosts it) and
 // connects to both neighbours. Construction blocks until every rank has joined, or throws
@@ -53,12 +44,17 @@ class RINGPIPE_API Ring {
   // The edge to (rank + 1) % N: this rank sends its output to its successor here.
   [[nodiscard]] PipeGroup& succ() noexcept;
 
-  // The same two edges for host memory. In CPU mode these are pred() and succ(); in GPU mode
-  // they carry host buffers (metadata, token ids) beside the CUDA buffers of pred()/succ(),
-  // with their own tag space.
+  // The same two edges for host memory. In CPU mode these are pred() and succ() themselves:
+  // one edge, one tag space (tag 5 sent on succ() is received with tag 5 on the neighbour's
+  // pred() or host_pred()). In GPU mode they carry host buffers (metadata, token ids) beside
+  // the CUDA buffers of pred()/succ(), over the same link but in a tag space of their own: a
+  // host message with tag 5 never matches a CUDA receive with tag 5, and ordering holds within
+  // each of the two only.
   [[nodiscard]] PipeGroup& host_pred() noexcept;
   [[nodiscard]] PipeGroup& host_succ() noexcept;
 
+  // How `edge` (one of this ring's four) moves its data. Throws InvalidArgument for an edge of
+  // another ring.
   [[nodiscard]] LinkInfo link_info(const PipeGroup& edge) const;
 
   // Fails the whole ring on purpose, for serving stacks that restart after an error elsewhere:

@@ -11,6 +11,7 @@
 #include <memory>
 
 namespace py = pybind11;
+using ringpipe::DataPath;
 using ringpipe::LinkInfo;
 using ringpipe::Options;
 using ringpipe::python::EdgeKind;
@@ -24,14 +25,26 @@ PYBIND11_MODULE(_ringpipe, module) {
   ringpipe::python::register_error_translator();
   ringpipe::python::bind_options(module);
 
-  py::class_<LinkInfo>(module, "LinkInfo", "Which transport an edge really uses.")
+  py::enum_<DataPath>(module, "DataPath", "The way an edge's messages move.")
+      .value("host", DataPath::Host, "host memory over the link's transports")
+      .value("cuda_ipc", DataPath::CudaIpc, "CUDA buffers of one host, through CUDA IPC")
+      .value("cuda_device_copy", DataPath::CudaDeviceCopy, "a ring of one in GPU mode")
+      .value("nccl", DataPath::Nccl, "CUDA buffers over an NCCL pair communicator")
+      .value("ucx", DataPath::Ucx, "CUDA buffers through UCX")
+      .def(
+          "__str__", [](DataPath path) { return std::string(ringpipe::to_string(path)); },
+          py::prepend());
+
+  py::class_<LinkInfo>(module, "LinkInfo", "How an edge really moves its data.")
       .def_readonly("peer", &LinkInfo::peer)
       .def_readonly("peer_host", &LinkInfo::peer_host, "The neighbour's host name.")
-      .def_readonly("transport", &LinkInfo::transport, "e.g. 'ucx: sysv/memory' or 'self'.")
-      .def_readonly("data_path", &LinkInfo::data_path, "'host', 'cuda-ipc', 'nccl', ...")
+      .def_readonly("data_path", &LinkInfo::data_path, "A DataPath.")
+      .def_readonly("transports", &LinkInfo::transports,
+                    "UCX's transports for the link, e.g. ['sysv/memory', 'cma/memory'].")
+      .def("describe", &LinkInfo::describe, "One line, e.g. 'host over ucx: sysv/memory'.")
       .def("__repr__", [](const LinkInfo& info) {
         return "LinkInfo(peer=" + std::to_string(info.peer) + ", peer_host='" + info.peer_host +
-               "', transport='" + info.transport + "', data_path='" + info.data_path + "')";
+               "', " + info.describe() + ")";
       });
 
   py::class_<RequestObject>(module, "Request", R"doc(

@@ -135,11 +135,11 @@ class DeviceEdges final : public GpuEdges {
 
   PipeGroup& pred() noexcept override { return *pred_; }
   PipeGroup& succ() noexcept override { return *succ_; }
-  std::string path(const PipeGroup& edge) const override {
+  DataPath path(const PipeGroup& edge) const override {
     const DevicePipe& pipe = &edge == pred_.get() ? *pred_ : *succ_;
-    if (pipe.nccl() != nullptr) return "nccl";
-    if (pipe.through_ucx()) return "ucx";
-    return edge.peer() == edge.rank() ? "cuda device copy" : "cuda-ipc";
+    if (pipe.nccl() != nullptr) return DataPath::Nccl;
+    if (pipe.through_ucx()) return DataPath::Ucx;
+    return edge.peer() == edge.rank() ? DataPath::CudaDeviceCopy : DataPath::CudaIpc;
   }
 
  private:

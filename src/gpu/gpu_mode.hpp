@@ -1,6 +1,7 @@
 // ringpipe: what the Ring needs from GPU mode, without CUDA's headers.
 #pragma once
 
+#include <ringpipe/link_info.hpp>
 #include <ringpipe/options.hpp>
 #include <ringpipe/pipe_group.hpp>
 
@@ -42,8 +43,8 @@ class GpuEdges {
   virtual ~GpuEdges() = default;
   [[nodiscard]] virtual PipeGroup& pred() noexcept = 0;
   [[nodiscard]] virtual PipeGroup& succ() noexcept = 0;
-  // The data path of `edge`, e.g. "cuda-ipc (GPU-…)" or "nccl".
-  [[nodiscard]] virtual std::string path(const PipeGroup& edge) const = 0;
+  // The data path of `edge` (pred() or succ()).
+  [[nodiscard]] virtual DataPath path(const PipeGroup& edge) const = 0;
 };
 
 // Chooses each edge's path (see Options::gpu_transport) and agrees on it with the neighbour

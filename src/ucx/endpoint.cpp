@@ -107,19 +107,26 @@ bool Endpoint::flush(const detail::Deadline& deadline) {
 
 std::string Endpoint::transports() const {
   if (endpoint_ == nullptr) return "closed";
+  std::string text;
+  for (const std::string& name : transport_names()) text += (text.empty() ? "" : ", ") + name;
+  return text.empty() ? "unknown" : text;
+}
+
+std::vector<std::string> Endpoint::transport_names() const {
+  if (endpoint_ == nullptr) return {};
   // UCX 1.13 has no query for an endpoint's transports; its info dump lists one line per lane
   // ("lane[0]: 3:sysv/memory.0 md[3] ..."). Collect the distinct transport/device names.
   char* text = nullptr;
   std::size_t size = 0;
   FILE* stream = open_memstream(&text, &size);
-  if (stream == nullptr) return "unknown";
+  if (stream == nullptr) return {};
   ucp_ep_print_info(endpoint_, stream);
   std::fclose(stream);
   std::istringstream lines(std::string(text, size));
   std::free(text);
 
   std::set<std::string> seen;
-  std::string result;
+  std::vector<std::string> names;
   for (std::string line; std::getline(lines, line);) {
     const auto lane = line.find("lane[");
     if (lane == std::string::npos) continue;
@@ -132,9 +139,9 @@ std::string Endpoint::transports() const {
     const auto end = resource.rfind('.');
     if (start == std::string::npos || end == std::string::npos || end <= start) continue;
     const std::string name = resource.substr(start + 1, end - start - 1);
-    if (seen.insert(name).second) result += (result.empty() ? "" : ", ") + name;
+    if (seen.insert(name).second) names.push_back(name);
   }
-  return result.empty() ? "unknown" : result;
+  return names;
 }
 
 void Endpoint::on_error(void* arg, ucp_ep_h /*endpoint*/, ucs_status_t status) {

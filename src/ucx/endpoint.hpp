@@ -37,7 +37,10 @@ class Endpoint {
   // The endpoint then counts as failed. Idempotent.
   void close_by_force() noexcept;
 
-  // The transports UCX chose for this endpoint, e.g. "sysv/memory, cma/memory".
+  // The transports UCX chose for this endpoint, e.g. {"sysv/memory", "cma/memory"}; none once
+  // closed (or if UCX's description could not be read).
+  [[nodiscard]] std::vector<std::string> transport_names() const;
+  // The same as one string for messages: "sysv/memory, cma/memory", "closed" or "unknown".
   [[nodiscard]] std::string transports() const;
 
  private:

@@ -53,7 +53,7 @@ TEST(GpuNccl, OneRankRingMovesEverySizeThroughItsCommunicator) {
   test::run_ring(
       1,
       [](Ring& ring) {
-        EXPECT_EQ(ring.link_info(ring.succ()).data_path, "nccl");
+        EXPECT_EQ(ring.link_info(ring.succ()).data_path, DataPath::Nccl);
         cudaStream_t stream = nullptr;
         ASSERT_EQ(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), cudaSuccess);
         for (std::size_t size : {std::size_t{0}, std::size_t{1}, std::size_t{4097},

@@ -91,7 +91,7 @@ INSTANTIATE_TEST_SUITE_P(Ranks, GpuRingOfSize, ::testing::Values(1, 2, 4));
 TEST(GpuRing, LinkInfoNamesTheCudaIpcPath) {
   run_gpu_ring(2, [](Ring& ring) {
     const LinkInfo info = ring.link_info(ring.succ());
-    EXPECT_EQ(info.data_path, "cuda-ipc") << info.transport;
+    EXPECT_EQ(info.data_path, DataPath::CudaIpc) << info.describe();
     EXPECT_NE(ring.succ().describe().find("cuda-ipc"), std::string::npos);
   });
 }

@@ -65,7 +65,7 @@ TEST_P(GpuUcxRingOfSize, EveryRankGetsItsPredecessorsDeviceBufferFromZeroBytesTo
   test::run_ring(
       GetParam(),
       [](Ring& ring) {
-        EXPECT_EQ(ring.link_info(ring.succ()).data_path, "ucx");
+        EXPECT_EQ(ring.link_info(ring.succ()).data_path, DataPath::Ucx);
         cudaStream_t stream = nullptr;
         ASSERT_EQ(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), cudaSuccess);
         for (std::size_t size : {std::size_t{0}, std::size_t{1}, std::size_t{4097},

@@ -389,8 +389,9 @@ TEST(RingLoopback, CleanShutdownOfAllRanksReportsNothing) {
     exchange_both_directions(ring, 1 << 20);
     const LinkInfo link = ring.link_info(ring.succ());
     EXPECT_EQ(link.peer, ring.succ().peer());
-    EXPECT_EQ(link.transport.rfind("ucx: ", 0), 0u) << link.transport;
-    EXPECT_EQ(link.transport.find("unknown"), std::string::npos) << link.transport;
+    EXPECT_EQ(link.data_path, DataPath::Host);
+    EXPECT_FALSE(link.transports.empty()) << link.describe();
+    EXPECT_EQ(link.describe().rfind("host over ucx: ", 0), 0u) << link.describe();
   });
   for (const auto& result : results) {
     EXPECT_EQ(result.exit_code, 0) << test::describe_failures(results);

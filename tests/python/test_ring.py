@@ -17,7 +17,9 @@ with ringpipe.Ring() as ring:
     r, n = ring.rank, ring.world_size
     pred, succ = (r - 1) % n, (r + 1) % n
     assert (ring.pred.peer, ring.succ.peer, ring.pred.rank) == (pred, succ, r)
-    assert ring.link_info(ring.succ).data_path == "host"
+    info = ring.link_info(ring.succ)
+    assert info.data_path == ringpipe.DataPath.host and str(info.data_path) == "host"
+    assert info.transports and info.describe().startswith("host over ucx: "), info.describe()
     assert ring.comm_device == "cpu"
 
     # Every dtype the serving traffic uses, 0 B to 16 MiB; 64 MiB once.
