@@ -1,7 +1,7 @@
 // ringpipe: a ring edge over a UCX endpoint (host memory).
 #include "ucx/pipe.hpp"
 
-#include "gpu/memory.hpp"
+#include "memory_kind.hpp"
 
 namespace ringpipe::ucx {
 namespace {
@@ -52,7 +52,7 @@ void UcxPipe::check_buffer(std::string_view operation, const std::string& edge, 
   if (stream.cuda_stream != nullptr) {
     fail("a CUDA stream was given to a CPU-mode ring (use comm_device gpu for CUDA memory)");
   }
-  if (bytes != 0 && gpu::is_cuda_memory(data)) {
+  if (bytes != 0 && memory_kind_of(data) == MemoryKind::CudaDevice) {
     fail("the buffer is CUDA device memory, but this ring is in CPU mode (host memory only)");
   }
 }
