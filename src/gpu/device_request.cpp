@@ -190,7 +190,7 @@ bool DeviceRequest::advance_send() {
   }
   // Messages are built only on failure: this runs for every message.
   const auto what = [this] { return describe_operation() + ": "; };
-  switch (reply_.status) {
+  switch (known_status(reply_.status)) {
     case ReplyStatus::Copied:
       bytes_ = size_;
       finish(std::nullopt);
@@ -214,7 +214,7 @@ bool DeviceRequest::advance_send() {
       finish(Error(Errc::Closed, what() + "rank " + std::to_string(pipe_->peer()) +
                                      " cancelled its receive before taking the data"));
       break;
-    default:
+    case ReplyStatus::Failed:
       finish(Error(Errc::PeerFailed, what() + "rank " + std::to_string(pipe_->peer()) +
                                          " could not copy the data (its log says why)"));
       break;
