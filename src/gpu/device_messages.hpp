@@ -60,6 +60,20 @@ enum class ReplyStatus : std::uint32_t {
   Go = 5,         // NCCL: the receive is enqueued; enqueue the send in turn `turn`
 };
 
+// The status a reply carries, as this build reads it: a value it does not know (a damaged
+// reply) reads as Failed.
+constexpr ReplyStatus known_status(ReplyStatus status) noexcept {
+  switch (status) {
+    case ReplyStatus::Copied:
+    case ReplyStatus::Truncated:
+    case ReplyStatus::Failed:
+    case ReplyStatus::Dropped:
+    case ReplyStatus::Go:
+      return status;
+  }
+  return ReplyStatus::Failed;
+}
+
 struct Reply {
   std::uint32_t magic = kReplyMagic;
   ReplyStatus status = ReplyStatus::Copied;

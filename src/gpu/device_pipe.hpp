@@ -9,10 +9,10 @@
 
 #include "gpu/copy_batcher.hpp"
 #include "gpu/device_messages.hpp"
-#include "gpu/driver.hpp"
 #include "gpu/event_pool.hpp"
 #include "gpu/gpu_mode.hpp"
 #include "gpu/nccl_comm.hpp"
+#include "memory_kind.hpp"
 #include "ucx/pipe.hpp"
 
 #include <cuda_runtime_api.h>

@@ -1,6 +1,7 @@
 // ringpipe: one GPU-mode operation.
 #include "gpu/device_request.hpp"
 
+#include "gpu/channels.hpp"
 #include "gpu/cuda_check.hpp"
 #include "gpu/device_pipe.hpp"
 #include "gpu/engine.hpp"
@@ -97,10 +98,10 @@ void DeviceRequest::start_send(DevicePipe& pipe, const void* data, std::size_t b
       }
     }
     // The reply's receive goes first, so the reply can never arrive unexpected.
-    answer_ = pipe.host().post_channel_recv(
-        ucx::Channel::GpuReply, static_cast<Tag>(descriptor_.sequence), &reply_, sizeof reply_);
-    message_ = pipe.host().post_channel_send(ucx::Channel::GpuDescriptor, tag, &descriptor_,
-                                             sizeof descriptor_);
+    answer_ = pipe.host().post_control_recv(kReplyChannel, static_cast<Tag>(descriptor_.sequence),
+                                            &reply_, sizeof reply_);
+    message_ =
+        pipe.host().post_control_send(kDescriptorChannel, tag, &descriptor_, sizeof descriptor_);
   } catch (...) {
     finish(std::nullopt);
     throw;
@@ -125,8 +126,8 @@ void DeviceRequest::start_recv(DevicePipe& pipe, void* data, std::size_t capacit
   // work enqueued before this call.
   if (capacity != 0 || through_ucx_) record_ready(stream, "receive");
   if (!through_ucx_) {
-    message_ = pipe.host().post_channel_recv(ucx::Channel::GpuDescriptor, tag, &descriptor_,
-                                             sizeof descriptor_);
+    message_ =
+        pipe.host().post_control_recv(kDescriptorChannel, tag, &descriptor_, sizeof descriptor_);
   }
   engine_->track(this);
 }
@@ -189,7 +190,7 @@ bool DeviceRequest::advance_send() {
   }
   // Messages are built only on failure: this runs for every message.
   const auto what = [this] { return describe_operation() + ": "; };
-  switch (reply_.status) {
+  switch (known_status(reply_.status)) {
     case ReplyStatus::Copied:
       bytes_ = size_;
       finish(std::nullopt);
@@ -213,7 +214,7 @@ bool DeviceRequest::advance_send() {
       finish(Error(Errc::Closed, what() + "rank " + std::to_string(pipe_->peer()) +
                                      " cancelled its receive before taking the data"));
       break;
-    default:
+    case ReplyStatus::Failed:
       finish(Error(Errc::PeerFailed, what() + "rank " + std::to_string(pipe_->peer()) +
                                          " could not copy the data (its log says why)"));
       break;
@@ -298,8 +299,8 @@ bool DeviceRequest::advance_through_ucx() {
     transferred_ = true;  // `ready_` has been passed
     ucx::UcxPipe& host = pipe_->host();
     message_ = kind_ == Kind::Send
-                   ? host.post_channel_send(ucx::Channel::GpuDescriptor, tag_, buffer_, size_)
-                   : host.post_channel_recv(ucx::Channel::GpuDescriptor, tag_, buffer_, size_);
+                   ? host.post_control_send(kDescriptorChannel, tag_, buffer_, size_)
+                   : host.post_control_recv(kDescriptorChannel, tag_, buffer_, size_);
     stage_ = Stage::Copying;
     return true;
   }
@@ -438,8 +439,8 @@ bool DeviceRequest::post_reply(ReplyStatus status, std::uint64_t turn) {
   reply_.capacity = size_;
   reply_.turn = turn;
   try {
-    answer_ = pipe_->host().post_channel_send(
-        ucx::Channel::GpuReply, static_cast<Tag>(descriptor_.sequence), &reply_, sizeof reply_);
+    answer_ = pipe_->host().post_control_send(kReplyChannel, static_cast<Tag>(descriptor_.sequence),
+                                              &reply_, sizeof reply_);
     return true;
   } catch (const Error& error) {
     // The edge failed after the data landed: the receive itself succeeded.

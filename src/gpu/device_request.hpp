@@ -10,8 +10,8 @@
 
 #include "deadline.hpp"
 #include "gpu/device_messages.hpp"
-#include "gpu/driver.hpp"
 #include "gpu/nccl_comm.hpp"
+#include "memory_kind.hpp"
 #include "request_state.hpp"
 #include "ucx/request.hpp"
 

@@ -1,6 +1,7 @@
 // ringpipe: choosing each GPU edge's data path and agreeing on it with the neighbour.
 #include <ringpipe/error.hpp>
 
+#include "gpu/channels.hpp"
 #include "gpu/device_pipe.hpp"
 #include "gpu/engine.hpp"
 #include "gpu/gpu_mode.hpp"
@@ -101,10 +102,10 @@ void agree(ucx::Worker& worker, ucx::UcxPipe& pred, Path pred_path, ucx::UcxPipe
     Handshake& h = handshakes[i];
     h.host = edges[i].first;
     h.mine.path = edges[i].second;
-    h.received = h.host->post_channel_recv(ucx::Channel::GpuSetup, 0, &h.theirs, sizeof h.theirs);
+    h.received = h.host->post_control_recv(kSetupChannel, 0, &h.theirs, sizeof h.theirs);
   }
   for (Handshake& h : handshakes) {
-    h.sent = h.host->post_channel_send(ucx::Channel::GpuSetup, 0, &h.mine, sizeof h.mine);
+    h.sent = h.host->post_control_send(kSetupChannel, 0, &h.mine, sizeof h.mine);
   }
   if (!worker.progress_until([&] { return handshakes[0].done() && handshakes[1].done(); },
                              deadline)) {

@@ -3,6 +3,7 @@
 
 #include <ringpipe/error.hpp>
 
+#include "gpu/channels.hpp"
 #include "gpu/cuda_check.hpp"
 #include "gpu/nccl_library.hpp"
 #include "log.hpp"
@@ -162,14 +163,14 @@ std::vector<std::shared_ptr<NcclComm>> create_nccl_comms(ucx::Worker& worker,
         check_nccl(library.get_unique_id(&plan.id), plan.name() + ": cannot make a unique id",
                    Errc::Unsupported);
       } else {
-        plan.exchange = plan.host->post_channel_recv(ucx::Channel::GpuSetup, kUniqueIdTag, &plan.id,
-                                                     sizeof plan.id);
+        plan.exchange =
+            plan.host->post_control_recv(kSetupChannel, kUniqueIdTag, &plan.id, sizeof plan.id);
       }
     }
     for (Plan& plan : plans) {
       if (plan.own_rank == 0 && plan.nranks == 2) {
-        plan.exchange = plan.host->post_channel_send(ucx::Channel::GpuSetup, kUniqueIdTag, &plan.id,
-                                                     sizeof plan.id);
+        plan.exchange =
+            plan.host->post_control_send(kSetupChannel, kUniqueIdTag, &plan.id, sizeof plan.id);
       }
     }
     const auto exchanged = [&] {

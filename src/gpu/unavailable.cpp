@@ -2,11 +2,8 @@
 #include <ringpipe/error.hpp>
 
 #include "gpu/gpu_mode.hpp"
-#include "gpu/memory.hpp"
 
 namespace ringpipe::gpu {
-
-bool is_cuda_memory(const void*) noexcept { return false; }
 
 LocalDevice open_device(const Options& options) {
   throw Error(Errc::Unsupported,

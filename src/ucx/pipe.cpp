@@ -1,16 +1,9 @@
 // ringpipe: a ring edge over a UCX endpoint (host memory).
 #include "ucx/pipe.hpp"
 
-#include "gpu/memory.hpp"
+#include "memory_kind.hpp"
 
 namespace ringpipe::ucx {
-namespace {
-
-constexpr std::uint64_t channel_bits(Channel channel) {
-  return static_cast<std::uint64_t>(channel) << kChannelShift;
-}
-
-}  // namespace
 
 UcxPipe::UcxPipe(Worker& worker, Endpoint& endpoint, RequestPool& pool, Side side, int rank,
                  int world_size, std::chrono::milliseconds op_timeout)
@@ -52,7 +45,7 @@ void UcxPipe::check_buffer(std::string_view operation, const std::string& edge, 
   if (stream.cuda_stream != nullptr) {
     fail("a CUDA stream was given to a CPU-mode ring (use comm_device gpu for CUDA memory)");
   }
-  if (bytes != 0 && gpu::is_cuda_memory(data)) {
+  if (bytes != 0 && memory_kind_of(data) == MemoryKind::CudaDevice) {
     fail("the buffer is CUDA device memory, but this ring is in CPU mode (host memory only)");
   }
 }
@@ -61,26 +54,33 @@ Request UcxPipe::post_send(const void* data, std::size_t bytes, Tag tag, Stream 
   worker_.take_queued_events();
   check_sendable("isend", tag, bytes);
   check_buffer("isend", send_name_, tag, data, bytes, stream);
-  UcxRequest* request = pool_.acquire();
-  request->start_send(*this, send_tag_base_ | tag, data, bytes, tag);
-  return detail::make_request(request);
+  return detail::make_request(send_on(kDataChannel, tag, data, bytes));
 }
 
 Request UcxPipe::post_recv(void* data, std::size_t capacity, Tag tag, Stream stream) {
   check_buffer("irecv", recv_name_, tag, data, capacity, stream);
-  return detail::make_request(post_channel_recv(Channel::Data, tag, data, capacity));
+  return detail::make_request(recv_on(kDataChannel, tag, data, capacity));
 }
 
-UcxRequest* UcxPipe::post_channel_send(Channel channel, Tag tag, const void* data,
+UcxRequest* UcxPipe::post_control_send(ControlChannel channel, Tag tag, const void* data,
                                        std::size_t bytes) {
   worker_.take_queued_events();
   check_sendable("isend", tag, bytes);
+  return send_on(channel.number(), tag, data, bytes);
+}
+
+UcxRequest* UcxPipe::post_control_recv(ControlChannel channel, Tag tag, void* data,
+                                       std::size_t capacity) {
+  return recv_on(channel.number(), tag, data, capacity);
+}
+
+UcxRequest* UcxPipe::send_on(std::uint64_t channel, Tag tag, const void* data, std::size_t bytes) {
   UcxRequest* request = pool_.acquire();
   request->start_send(*this, send_tag_base_ | channel_bits(channel) | tag, data, bytes, tag);
   return request;
 }
 
-UcxRequest* UcxPipe::post_channel_recv(Channel channel, Tag tag, void* data, std::size_t capacity) {
+UcxRequest* UcxPipe::recv_on(std::uint64_t channel, Tag tag, void* data, std::size_t capacity) {
   // Posted even on a failed edge: a message that arrived before the failure is still
   // delivered; otherwise the receive is cancelled with the edge's error.
   worker_.take_queued_events();

@@ -6,6 +6,7 @@
 
 #include "ucx/endpoint.hpp"
 #include "ucx/request.hpp"
+#include "ucx/tag_layout.hpp"
 #include "ucx/worker.hpp"
 
 #include <chrono>
@@ -15,30 +16,6 @@
 #include <string_view>
 
 namespace ringpipe::ucx {
-
-// UCX tags: all ranks share one tag space per worker, so a tag names the edge, the direction,
-// the channel and the user's tag. Edge p joins rank p and rank (p+1) % N; "forward" is p -> p+1.
-//   bit 63: ring control | bits 61..62: channel | bits 33..60: edge | bit 32: backward |
-//   bits 0..31: tag
-inline constexpr std::uint64_t kControlBit = std::uint64_t{1} << 63;
-inline constexpr int kChannelShift = 61;
-inline constexpr std::uint64_t kBackwardBit = std::uint64_t{1} << 32;
-inline constexpr int kEdgeShift = 33;
-inline constexpr std::uint64_t kFullMask = ~std::uint64_t{0};
-
-// What a message on an edge carries: the user's bytes (host memory), or GPU mode's messages
-// about device buffers, which travel over the same host link.
-enum class Channel : std::uint64_t { Data = 0, GpuDescriptor = 1, GpuReply = 2, GpuSetup = 3 };
-
-constexpr std::uint64_t data_tag(std::uint32_t edge, bool backward, Tag tag,
-                                 Channel channel = Channel::Data) {
-  return (static_cast<std::uint64_t>(channel) << kChannelShift) |
-         (std::uint64_t{edge} << kEdgeShift) | (backward ? kBackwardBit : 0) | tag;
-}
-// A rank's goodbye to a neighbour, sent when its Ring closes.
-constexpr std::uint64_t goodbye_tag(int from_rank) {
-  return kControlBit | static_cast<std::uint32_t>(from_rank);
-}
 
 class UcxPipe final : public PipeGroup {
  public:
@@ -62,11 +39,12 @@ class UcxPipe final : public PipeGroup {
   // Throws the edge's failure, or Closed, restated for `operation`.
   void check_sendable(std::string_view operation, Tag tag, std::size_t bytes) const;
 
-  // Posts a message on `channel` of this edge (host memory; GPU mode's own messages). The
-  // request belongs to the caller, who releases it. Throws Error if the edge has failed.
-  [[nodiscard]] UcxRequest* post_channel_send(Channel channel, Tag tag, const void* data,
+  // Posts a message on control `channel` of this edge (host memory; the messages of a layer
+  // above, e.g. GPU mode's). The request belongs to the caller, who releases it. A send throws
+  // Error if the edge has failed; a receive then fails with the edge's error.
+  [[nodiscard]] UcxRequest* post_control_send(ControlChannel channel, Tag tag, const void* data,
                                               std::size_t bytes);
-  [[nodiscard]] UcxRequest* post_channel_recv(Channel channel, Tag tag, void* data,
+  [[nodiscard]] UcxRequest* post_control_recv(ControlChannel channel, Tag tag, void* data,
                                               std::size_t capacity);
 
   // Marks the edge failed (sticky) and fails its pending receives with `error`. The first
@@ -85,6 +63,11 @@ class UcxPipe final : public PipeGroup {
  private:
   void check_buffer(std::string_view operation, const std::string& edge, Tag tag, const void* data,
                     std::size_t bytes, Stream stream) const;
+  // Post on channel number `channel` (kDataChannel or a ControlChannel's number).
+  [[nodiscard]] UcxRequest* send_on(std::uint64_t channel, Tag tag, const void* data,
+                                    std::size_t bytes);
+  [[nodiscard]] UcxRequest* recv_on(std::uint64_t channel, Tag tag, void* data,
+                                    std::size_t capacity);
 
   Worker& worker_;
   Endpoint& endpoint_;

@@ -1,7 +1,6 @@
-// ringpipe: CUDA driver calls through the runtime's entry-point query.
-#include "gpu/driver.hpp"
-
-#include "gpu/memory.hpp"
+// ringpipe: what kind of memory a pointer is, asked of the CUDA driver through the runtime's
+// entry-point query.
+#include "memory_kind.hpp"
 
 #include <cuda.h>
 #include <cuda_runtime_api.h>
@@ -12,7 +11,7 @@
 #include <cstring>
 #include <ctime>
 
-namespace ringpipe::gpu {
+namespace ringpipe {
 namespace {
 
 using PointerGetAttributes = CUresult (*)(unsigned int, CUpointer_attribute*, void**, CUdeviceptr);
@@ -93,9 +92,9 @@ std::optional<PointerInfo> query_pointer(const void* data, bool initialise) {
   return info;
 }
 
-bool is_cuda_memory(const void* data) noexcept {
+MemoryKind memory_kind_of(const void* data) noexcept {
   const std::optional<PointerInfo> info = query_pointer(data, /*initialise=*/false);
-  return info && info->device;
+  return info && info->device ? MemoryKind::CudaDevice : MemoryKind::Host;
 }
 
-}  // namespace ringpipe::gpu
+}  // namespace ringpipe

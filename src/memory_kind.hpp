@@ -1,12 +1,23 @@
-// ringpipe: the few CUDA driver calls ringpipe needs, found through the runtime's entry-point
-// query so that no binary links libcuda (they must load on machines without a GPU driver).
+// ringpipe: what kind of memory a pointer is, asked without CUDA's headers. The driver is found
+// through the CUDA runtime's entry-point query, so that no binary links libcuda (they must load
+// on machines without a GPU driver); a build without CUDA answers "host" for every pointer.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 
-namespace ringpipe::gpu {
+namespace ringpipe {
+
+enum class MemoryKind {
+  Host,        // what the host can read, managed (unified) memory included
+  CudaDevice,  // CUDA device memory
+};
+
+// What `data` is. Never loads or initialises CUDA: the answer is Host unless the process already
+// uses the CUDA driver, which is the only way it can hold device memory. Cheap enough for every
+// message.
+MemoryKind memory_kind_of(const void* data) noexcept;
 
 // Where a pointer lives, as the driver sees it.
 struct PointerInfo {
@@ -23,4 +34,4 @@ struct PointerInfo {
 // a driver the process already loaded is asked.
 std::optional<PointerInfo> query_pointer(const void* data, bool initialise);
 
-}  // namespace ringpipe::gpu
+}  // namespace ringpipe
