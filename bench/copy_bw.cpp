@@ -1,12 +1,13 @@
 // copy_bw: the single-copy ceiling a transport is measured against. Copies each size within one
-// process and prints a table of the shape of ring_bw's: memcpy between host buffers (--device
-// cpu, the default), or cudaMemcpyAsync device to device (--device gpu, CUDA builds).
+// process and prints size, time and bandwidth: memcpy between host buffers (--device cpu, the
+// default), or cudaMemcpyAsync device to device (--device gpu, CUDA builds).
 #include "args.hpp"
 #include "device_copy.hpp"
 
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 namespace {
@@ -27,19 +28,30 @@ double time_memcpy(std::size_t bytes, int warmup, int iterations) {
   return seconds / iterations;
 }
 
+// nullopt to run, or the exit status (--help, --version, usage error).
+std::optional<int> parse_args(int argc, char** argv, ring_bw::SweepOptions& options) {
+  ringpipe_cli::Parser parser(
+      "copy_bw", "[--sizes LIST | -b MIN -e MAX -f FACTOR] [-n ITERS] [-w WARMUP] [--device DEV]",
+      "Copies each size within this process, the ceiling a transport between processes is\n"
+      "measured against: memcpy between host buffers on one thread (--device cpu), or\n"
+      "cudaMemcpyAsync device to device (--device gpu), timed by the host and by GPU events.\n",
+      "Sizes may not exceed 4G. Exit status: 0, 1 on an error, 2 on a usage error.\n");
+  ring_bw::SizeArgs sizes;
+  ring_bw::add_sweep_options(parser, options, sizes);
+  if (const std::optional<int> status = parser.parse(argc, argv)) return status;
+  try {
+    options.sizes = ring_bw::resolve_sizes(sizes);
+  } catch (const ringpipe_cli::UsageError& error) {
+    return parser.fail(error.what());
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  const ring_bw::ParseResult parsed = ring_bw::parse_args(argc, argv);
-  if (parsed.status != ring_bw::ParseStatus::Run) {
-    std::fprintf(stderr, "%s\n%s", parsed.error.c_str(), ring_bw::usage().c_str());
-    return parsed.status == ring_bw::ParseStatus::Help ? 0 : 2;
-  }
-  const ring_bw::BenchOptions& options = parsed.options;
-  if (options.corrupt_every != 0 || options.mode != "ring" || !options.json_path.empty()) {
-    std::fprintf(stderr, "copy_bw: takes --sizes/-b/-e/-f, -n, -w and --device only\n");
-    return 2;
-  }
+  ring_bw::SweepOptions options;
+  if (const std::optional<int> status = parse_args(argc, argv, options)) return *status;
   const bool gpu = options.device == "gpu";
   try {
     std::printf("# copy_bw: %s, warmup %d, iters %d\n",

@@ -44,8 +44,8 @@ struct Config {
   std::string json_path;
 };
 
-// Reads the options into `config`: 0 to run, 1 after --help (printed), 2 on a usage error
-// (reported on stderr).
+// Reads the options into `config`: 0 to run, 1 after --help or --version (printed), 2 on a
+// usage error (reported on stderr).
 int parse_args(int argc, char** argv, Config& config);
 
 // One record from a rank process to the parent; smaller than PIPE_BUF, so each write is atomic

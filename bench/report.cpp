@@ -1,11 +1,13 @@
-// ring_bw: table layout. Columns through #wrong keep nccl-tests' names, units and order, so
-// scripts written for nccl-tests parse this output unchanged; new columns go after them.
+// ring_bw: table layout. The columns through the in-place group are nccl-tests' own: names,
+// units, widths and the closing lines, so scripts written for nccl-tests parse this output
+// unchanged. ring_bw has no in-place variant, so that group reads N/A; p50, p99 and cpu follow.
 #include "report.hpp"
 
 #include <cinttypes>
 #include <cstdio>
 #include <fstream>
 #include <stdexcept>
+#include <string>
 
 namespace ring_bw {
 namespace {
@@ -16,27 +18,40 @@ double algbw_of(const SizeRow& row) {
   return row.mean_seconds > 0 ? static_cast<double>(row.bytes) / row.mean_seconds / kBytesPerGB : 0;
 }
 
+// A time cell: fewer decimals as times grow, so the column keeps its width (nccl-tests' rule).
+std::string time_cell(double seconds) {
+  const double us = seconds * 1e6;
+  char cell[32];
+  std::snprintf(cell, sizeof cell, "%7.*f", us >= 10000 ? 0 : us >= 100 ? 1 : 2, us);
+  return cell;
+}
+
 }  // namespace
 
 void Report::print_header(const std::string& preamble) {
   std::fputs(preamble.c_str(), stdout);
   std::printf("#\n");
-  std::printf("#%12s%12s%6s%10s%8s%8s%8s%10s%10s%7s\n", "size", "count", "type", "time", "algbw",
-              "busbw", "#wrong", "p50", "p99", "cpu");
-  std::printf("#%12s%12s%6s%10s%8s%8s%8s%10s%10s%7s\n", "(B)", "(elements)", "", "(us)", "(GB/s)",
-              "(GB/s)", "", "(us)", "(us)", "(%)");
+  std::printf("# %10s  %12s  %8s  %6s  %6s           out-of-place                       in-place\n",
+              "", "", "", "", "");
+  std::printf("# %10s  %12s  %8s  %6s  %6s  %7s  %6s  %6s %6s  %7s  %6s  %6s %6s  %7s  %7s  %6s\n",
+              "size", "count", "type", "redop", "root", "time", "algbw", "busbw", "#wrong", "time",
+              "algbw", "busbw", "#wrong", "p50", "p99", "cpu");
+  std::printf(
+      "# %10s  %12s  %8s  %6s  %6s  %7s  %6s  %6s  %5s  %7s  %6s  %6s  %5s  %7s  %7s  %6s\n", "(B)",
+      "(elements)", "", "", "", "(us)", "(GB/s)", "(GB/s)", "", "(us)", "(GB/s)", "(GB/s)", "",
+      "(us)", "(us)", "(%)");
 }
 
 void Report::print_row(const SizeRow& row) {
-  const double time_us = row.mean_seconds * 1e6;
   const double algbw = algbw_of(row);
   const double busbw = algbw * row.bus_factor;
-  // nccl-tests' precision: fewer decimals as times grow, so the column keeps its width.
-  const auto decimals = [](double us) { return us >= 10000 ? 0 : us >= 100 ? 1 : 2; };
-  std::printf("%13zu%12zu%6s%10.*f%8.2f%8.2f%8" PRIu64 "%10.*f%10.*f%7.1f\n", row.bytes, row.bytes,
-              "u8", decimals(time_us), time_us, algbw, busbw, row.wrong_bytes,
-              decimals(row.p50_seconds * 1e6), row.p50_seconds * 1e6,
-              decimals(row.p99_seconds * 1e6), row.p99_seconds * 1e6, row.cpu_percent);
+  // Elements are bytes (uint8); a point-to-point transfer has no reduction and no root.
+  std::printf("%12zu  %12zu  %8s  %6s  %6i  %7s  %6.2f  %6.2f  %5" PRIu64
+              "  %7s  %6s  %6s  %5s  %7s  %7s  %6.1f\n",
+              row.bytes, row.bytes, "uint8", "none", -1, time_cell(row.mean_seconds).c_str(), algbw,
+              busbw, row.wrong_bytes, "N/A", "N/A", "N/A", "N/A",
+              time_cell(row.p50_seconds).c_str(), time_cell(row.p99_seconds).c_str(),
+              row.cpu_percent);
   wrong_bytes_ += row.wrong_bytes;
   busbw_sum_ += busbw;
   rows_.push_back(row);
@@ -66,8 +81,9 @@ void Report::write_json(const std::string& path) const {
 void Report::print_footer() {
   std::printf("# Out of bounds values : %" PRIu64 " %s\n", wrong_bytes_,
               wrong_bytes_ == 0 ? "OK" : "FAILED");
-  std::printf("# Avg bus bandwidth    : %.2f\n",
+  std::printf("# Avg bus bandwidth    : %g\n",
               rows_.empty() ? 0.0 : busbw_sum_ / static_cast<double>(rows_.size()));
+  std::printf("#\n");
   std::printf("# ringpipe ring_bw concluded\n");
 }
 

@@ -1,4 +1,4 @@
-// ring_bw: the nccl-tests style table printed by rank 0.
+// ring_bw: the table rank 0 prints, in nccl-tests' columns, and the JSON file.
 #pragma once
 
 #include <cstddef>

@@ -12,6 +12,7 @@
 
 #include <ringpipe/options.hpp>
 #include <ringpipe/ring.hpp>
+#include <ringpipe/version.hpp>
 
 #include <sys/resource.h>
 #include <unistd.h>
@@ -23,6 +24,7 @@
 #include <cstdio>
 #include <exception>
 #include <numeric>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -58,7 +60,7 @@ std::string preamble(const ringpipe::Ring& ring, const Mode& mode, const BenchOp
   std::snprintf(
       head, sizeof head,
       "# ringpipe ring_bw %s  mode %s  progress %s  ranks %d  warmup %d  iters %d%s\n",
-      RING_BW_VERSION, std::string(mode.name()).c_str(),
+      RINGPIPE_VERSION_STRING, std::string(mode.name()).c_str(),
       std::string(ringpipe::to_string(ring.options().progress)).c_str(), ring.world_size(),
       options.warmup, options.iterations,
       mode.name() == "stream" ? ("  window " + std::to_string(options.window)).c_str() : "");
@@ -189,19 +191,10 @@ int run(const BenchOptions& options) {
 int main(int argc, char** argv) {
   // Line-buffered even into a pipe, so the launcher interleaves whole lines as they happen.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  const ring_bw::ParseResult parsed = ring_bw::parse_args(argc, argv);
-  switch (parsed.status) {
-    case ring_bw::ParseStatus::Help:
-      std::fputs(ring_bw::usage().c_str(), stdout);
-      return 0;
-    case ring_bw::ParseStatus::Error:
-      std::fprintf(stderr, "ring_bw: %s\nTry 'ring_bw --help'.\n", parsed.error.c_str());
-      return 2;
-    case ring_bw::ParseStatus::Run:
-      break;
-  }
+  ring_bw::BenchOptions options;
+  if (const std::optional<int> status = ring_bw::parse_args(argc, argv, options)) return *status;
   try {
-    return ring_bw::run(parsed.options);
+    return ring_bw::run(options);
   } catch (const std::exception& error) {
     // ringpipe::Error, or std::bad_alloc for the buffers of the largest size
     std::fprintf(stderr, "ring_bw: %s\n", error.what());

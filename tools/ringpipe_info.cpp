@@ -8,20 +8,16 @@
 #include <ringpipe/ring.hpp>
 
 #include "buffer.hpp"
+#include "cli.hpp"
 
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
-#include <string_view>
 
 namespace {
-
-constexpr const char* kUsage =
-    "Usage: ringpipe-info [--device cpu|gpu] [--iters N]\n"
-    "Joins the ring described by the environment (start it under ringpipe-run, torchrun, ...)\n"
-    "and prints, per rank, how each edge is carried and a quick probe of it.\n";
 
 constexpr std::size_t kSmall = 8;
 constexpr std::size_t kLarge = std::size_t{4} << 20;
@@ -67,26 +63,15 @@ int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   std::string device;
   int iterations = 20;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    if (arg == "-h" || arg == "--help") {
-      std::fputs(kUsage, stdout);
-      return 0;
-    }
-    if ((arg == "--device" || arg == "--iters") && i + 1 < argc) {
-      const std::string_view value = argv[++i];
-      if (arg == "--device" && (value == "cpu" || value == "gpu")) {
-        device = value;
-        continue;
-      }
-      if (arg == "--iters") {
-        iterations = std::atoi(argv[i]);
-        if (iterations >= 1 && iterations <= 100000) continue;
-      }
-    }
-    std::fprintf(stderr, "ringpipe-info: bad argument '%s'\n%s", argv[i], kUsage);
-    return 2;
-  }
+  ringpipe_cli::Parser parser(
+      "ringpipe-info", "[--device cpu|gpu] [--iters N]",
+      "Joins the ring described by the environment (start it under ringpipe-run, torchrun, ...)\n"
+      "and prints, per rank, how each edge is carried and a quick probe of it.\n");
+  parser.add("--device", "cpu|gpu", "host or CUDA device buffers (default: RINGPIPE_COMM_DEVICE)",
+             ringpipe_cli::one_of(device, {"cpu", "gpu"}));
+  parser.add("--iters", "N", "timed ring steps of each probe (default 20)",
+             ringpipe_cli::integer(iterations, 1, 100000));
+  if (const std::optional<int> status = parser.parse(argc, argv)) return *status;
   try {
     ringpipe::Options options = ringpipe::Options::from_env();
     if (!device.empty()) options.comm_device = ringpipe::parse_comm_device(device, "--device");

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include <ringpipe/version.hpp>
+
 #include "launcher/options.hpp"
 #include "launcher/output.hpp"
 #include "launcher/spawn.hpp"
@@ -296,6 +298,9 @@ int main(int argc, char** argv) {
   switch (parsed.status) {
     case ParseStatus::Help:
       write_all(STDOUT_FILENO, usage());
+      return 0;
+    case ParseStatus::Version:
+      write_all(STDOUT_FILENO, std::string("ringpipe-run ") + RINGPIPE_VERSION_STRING + "\n");
       return 0;
     case ParseStatus::Error:
       print_error(parsed.error);

@@ -1,7 +1,9 @@
 #!/bin/sh
-# Installs the build into a scratch root, then builds and runs a consumer against it with only
-# what pkg-config reports and with CMake's find_package (shared and static), compiles every
-# public header on its own, and imports the installed Python package to run a 2-rank ring.
+# Installs the build into a scratch root, then checks that bin holds exactly the programs named
+# in RINGPIPE_INSTALLED_TOOLS, each answering --version; builds and runs a consumer against the
+# library with only what pkg-config reports and with CMake's find_package (shared and static),
+# compiles every public header on its own, and imports the installed Python package to run a
+# 2-rank ring.
 set -eu
 build=$1
 python=${2:-}  # the interpreter the Python package was built for, if it was
@@ -34,6 +36,19 @@ done
 
 c++ -std=c++20 -Wall -Wextra -Werror "$here/consumer.cpp" $cflags $libs -o "$root/consumer"
 lib_dir=$(dirname "$(find "$root" -name 'libringpipe.so' | head -n 1)")
+
+# The installed programs: the expected names, no others, each with its name and the version.
+version=$(pkg-config --modversion ringpipe)
+expected=$(for tool in ${RINGPIPE_INSTALLED_TOOLS:-}; do echo "$tool"; done | sort | tr '\n' ' ')
+bin_dir=$(find "$root" -type d -name bin | head -n 1)
+installed=$( [ -n "$bin_dir" ] && ls "$bin_dir" | sort | tr '\n' ' ')
+if [ "$installed" != "$expected" ]; then
+  echo "bin holds '$installed', expected '$expected'"; exit 1
+fi
+for tool in ${RINGPIPE_INSTALLED_TOOLS:-}; do
+  answer=$(LD_LIBRARY_PATH="$lib_dir" "$bin_dir/$tool" --version)
+  [ "$answer" = "$tool $version" ] || { echo "$tool --version printed '$answer'"; exit 1; }
+done
 LD_LIBRARY_PATH="$lib_dir" "$root/consumer"
 
 # The static library, with the private dependencies pkg-config lists for static linking.

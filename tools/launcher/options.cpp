@@ -55,7 +55,8 @@ std::string usage() {
          "\n"
          "  --comm-device DEV     cpu (default) or gpu, exported as RINGPIPE_COMM_DEVICE\n"
          "  --grace SECONDS       wait this long after SIGTERM before SIGKILL (default 5)\n"
-         "  -h, --help            show this help\n";
+         "  -h, --help            show this help and exit\n"
+         "  --version             show the version and exit\n";
 }
 
 ParseResult parse_options(int argc, char** argv) {
@@ -71,6 +72,10 @@ ParseResult parse_options(int argc, char** argv) {
     }
     if (arg == "-h" || arg == "--help") {
       result.status = ParseStatus::Help;
+      return result;
+    }
+    if (arg == "--version") {
+      result.status = ParseStatus::Version;
       return result;
     }
     // The first word that is not an option starts the program, so its own flags pass through.

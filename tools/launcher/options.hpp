@@ -16,7 +16,7 @@ struct Options {
   std::vector<std::string> program;  // The program followed by its own arguments.
 };
 
-enum class ParseStatus { Run, Help, Error };
+enum class ParseStatus { Run, Help, Version, Error };
 
 struct ParseResult {
   ParseStatus status = ParseStatus::Error;
