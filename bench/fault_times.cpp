@@ -8,29 +8,29 @@
 #include "fault_times.hpp"
 #include "args.hpp"
 
+#include "process/child.hpp"
+#include "process/fd.hpp"
+#include "process/kill_on_signal.hpp"
+#include "process/loopback_listener.hpp"
+#include "process/output.hpp"
+
 #include <ringpipe/error.hpp>
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <random>
 #include <stdexcept>
-#include <thread>
-#include <utility>
 
 namespace fault_times {
 namespace {
+
+namespace process = ringpipe::process;
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
@@ -41,134 +41,79 @@ constexpr auto kFaultedTimeout = 5s;  // the victim notices the close command be
 constexpr auto kReportMargin = 5s;
 constexpr auto kReapTimeout = 10s;
 
-// --- Children: killed on every way out ---------------------------------------------------------
+// --- The ranks of one run: killed and reaped on every way out ------------------------------------
 
-constexpr std::array<int, 4> kForwardedSignals = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
-volatile sig_atomic_t g_child_count = 0;
-volatile pid_t g_children[kMaxWorld];
-
-void kill_children_on_signal(int signal) {
-  for (sig_atomic_t i = 0; i < g_child_count; ++i) ::kill(g_children[i], SIGKILL);
-  ::signal(signal, SIG_DFL);
-  ::raise(signal);
-}
-
-class Children {
+class Ranks {
  public:
-  Children() = default;
-  Children(const Children&) = delete;
-  Children& operator=(const Children&) = delete;
-  ~Children() { kill_all(); }
+  Ranks() = default;
+  Ranks(const Ranks&) = delete;
+  Ranks& operator=(const Ranks&) = delete;
+  ~Ranks() { kill_all(); }
 
   void add(pid_t pid) {
-    pids_.push_back(pid);
-    g_children[g_child_count] = pid;
-    g_child_count = g_child_count + 1;
+    process::watch_child(pid);
+    children_.emplace_back(pid);
   }
-  [[nodiscard]] pid_t pid(int rank) const { return pids_[static_cast<std::size_t>(rank)]; }
+  [[nodiscard]] pid_t pid(int rank) const {
+    return children_[static_cast<std::size_t>(rank)].pid();
+  }
 
   // Reaps a rank just killed, as a launcher would at once: until then it is a zombie, which
   // UCX's shared-memory transports still take for a live process.
   bool reap(int rank, std::chrono::milliseconds timeout) {
-    pid_t& pid = pids_[static_cast<std::size_t>(rank)];
-    const auto deadline = Clock::now() + timeout;
-    while (pid > 0 && Clock::now() < deadline) {
-      if (::waitpid(pid, nullptr, WNOHANG) == pid) {
-        pid = -pid;
-        break;
-      }
-      std::this_thread::sleep_for(100us);
-    }
-    return pid <= 0;
+    return children_[static_cast<std::size_t>(rank)].reap_until(Clock::now() + timeout, 100us);
   }
 
   // The first rank other than `except` that has exited, with a description; -1 if none.
   int exited(int except, std::string& how) {
-    for (std::size_t rank = 0; rank < pids_.size(); ++rank) {
-      int status = 0;
-      if (static_cast<int>(rank) == except || pids_[rank] <= 0 ||
-          ::waitpid(pids_[rank], &status, WNOHANG) != pids_[rank]) {
-        continue;
-      }
-      pids_[rank] = -pids_[rank];  // reaped
-      how = WIFSIGNALED(status) ? "killed by signal " + std::to_string(WTERMSIG(status))
-                                : "exited with status " + std::to_string(WEXITSTATUS(status));
+    for (std::size_t rank = 0; rank < children_.size(); ++rank) {
+      if (static_cast<int>(rank) == except) continue;
+      const std::optional<int> status = children_[rank].try_reap();
+      if (!status) continue;
+      how = WIFSIGNALED(*status) ? "killed by signal " + std::to_string(WTERMSIG(*status))
+                                 : "exited with status " + std::to_string(WEXITSTATUS(*status));
       return static_cast<int>(rank);
     }
     return -1;
   }
 
   void kill_all() {
-    for (const pid_t pid : pids_) {
-      if (pid <= 0) continue;
-      ::kill(pid, SIGKILL);
-      ::kill(pid, SIGCONT);  // a stopped process dies of SIGKILL too; this only makes sure
+    for (const process::Child& child : children_) {
+      child.signal(SIGKILL);
+      child.signal(SIGCONT);  // a stopped process dies of SIGKILL too; this only makes sure
     }
     const auto deadline = Clock::now() + kReapTimeout;
-    for (pid_t& pid : pids_) {
-      while (pid > 0 && ::waitpid(pid, nullptr, WNOHANG) != pid) {
-        if (Clock::now() > deadline) {
-          std::fprintf(stderr, "fault_times: process %d did not die within %lld s\n", pid,
-                       static_cast<long long>(kReapTimeout.count()));
-          break;
-        }
-        std::this_thread::sleep_for(5ms);
-      }
-      if (pid > 0) pid = -pid;
+    for (process::Child& child : children_) {
+      if (child.reap_until(deadline, 5ms)) continue;
+      std::fprintf(stderr, "fault_times: process %d did not die within %lld s\n", child.pid(),
+                   static_cast<long long>(kReapTimeout.count()));
+      child.release();
     }
-    g_child_count = 0;
+    process::forget_all_children();
   }
 
  private:
-  std::vector<pid_t> pids_;
+  std::vector<process::Child> children_;
 };
 
 // --- Descriptors -------------------------------------------------------------------------------
 
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd& operator=(Fd&& other) noexcept {
-    std::swap(fd_, other.fd_);
-    return *this;
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() { reset(); }
-  [[nodiscard]] int get() const { return fd_; }
-  void reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_;
-};
+using process::Fd;
 
 [[noreturn]] void fail_system(const char* what) {
   throw std::runtime_error(std::string(what) + ": " + std::strerror(errno));
 }
 
 Fd listen_on_loopback(std::uint16_t& port) {
-  Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  if (fd.get() < 0 || ::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) ||
-      ::listen(fd.get(), SOMAXCONN) ||
-      ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&address), &length)) {
-    fail_system("cannot listen on 127.0.0.1");
-  }
-  port = ntohs(address.sin_port);
+  Fd fd = process::listen_on_loopback(port);
+  if (!fd.is_open()) fail_system("cannot listen on 127.0.0.1");
   return fd;
 }
 
-std::pair<Fd, Fd> make_pipe() {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) fail_system("pipe");
-  return {Fd(fds[0]), Fd(fds[1])};
+process::Pipe make_pipe() {
+  process::Pipe pipe;
+  if (!process::open_pipe(pipe)) fail_system("pipe");
+  return pipe;
 }
 
 // Reads whole Reports from the ranks' shared pipe.
@@ -188,18 +133,16 @@ class ReportReader {
       const auto left = std::min(
           std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()), slice);
       if (left.count() <= 0) return std::nullopt;
-      pollfd entry{fd_, POLLIN, 0};
-      if (::poll(&entry, 1, static_cast<int>(left.count()) + 1) <= 0) return std::nullopt;
-      char chunk[4096];
-      const ssize_t n = ::read(fd_, chunk, sizeof chunk);
-      if (n <= 0) return std::nullopt;  // every rank is gone
-      buffer_.insert(buffer_.end(), chunk, chunk + n);
+      // Closed: every rank is gone.
+      if (process::read_within(fd_, left + 1ms, buffer_) != process::ReadResult::Data) {
+        return std::nullopt;
+      }
     }
   }
 
  private:
   int fd_;
-  std::vector<char> buffer_;
+  std::string buffer_;
 };
 
 std::string code_name(std::int32_t code) {
@@ -237,23 +180,23 @@ RunResult run_once(const Config& config, Fault fault) {
   };
   std::uint16_t port = 0;
   Fd listener = listen_on_loopback(port);
-  auto [report_in, report_out] = make_pipe();
-  std::vector<std::pair<Fd, Fd>> control;
+  process::Pipe reports = make_pipe();
+  std::vector<process::Pipe> control;
   for (int rank = 0; rank < config.world; ++rank) control.push_back(make_pipe());
   std::random_device random;
   const std::uint64_t job_id = (std::uint64_t{random()} << 32) | random();
 
-  Children children;
+  Ranks ranks;
   std::fflush(stdout);
   std::fflush(stderr);
-  const pid_t parent = ::getpid();
+  process::ChildSetup setup;
+  // Dies with the parent, even if the parent is killed before it can kill its children.
+  setup.die_with_parent = 1;
+  // A rank must not kill its siblings: the parent's handlers stay behind.
+  setup.default_signals.assign(process::kInterruptSignals.begin(),
+                               process::kInterruptSignals.end());
   for (int rank = 0; rank < config.world; ++rank) {
-    const pid_t pid = ::fork();
-    if (pid < 0) fail_system("fork");
-    if (pid == 0) {
-      // A rank must not kill its siblings: the parent's handlers and list stay behind.
-      g_child_count = 0;
-      for (const int signal : kForwardedSignals) ::signal(signal, SIG_DFL);
+    const pid_t pid = process::spawn(setup, [&] {
       RankPlan plan;
       plan.config = &config;
       plan.fault = fault;
@@ -261,25 +204,25 @@ RunResult run_once(const Config& config, Fault fault) {
       plan.port = port;
       plan.listen_fd = rank == 0 ? listener.get() : -1;
       plan.job_id = job_id;
-      plan.report_fd = report_out.get();
-      plan.control_fd = control[static_cast<std::size_t>(rank)].first.get();
-      plan.parent = parent;
+      plan.report_fd = reports.write.get();
+      plan.control_fd = control[static_cast<std::size_t>(rank)].read.get();
       run_rank(plan);
-    }
-    children.add(pid);
+    });
+    if (pid < 0) fail_system("fork");
+    ranks.add(pid);
   }
   listener.reset();
-  report_out.reset();
-  for (auto& [read_end, write_end] : control) read_end.reset();
+  reports.write.reset();
+  for (process::Pipe& pipe : control) pipe.read.reset();
 
-  ReportReader reader(report_in.get());
+  ReportReader reader(reports.read.get());
   std::string how;
   // Every rank streams.
   const auto ready_deadline = Clock::now() + kReadyTimeout;
   std::vector<bool> ready(static_cast<std::size_t>(config.world), false);
   int ready_count = 0;
   while (ready_count < config.world) {
-    if (const int rank = children.exited(-1, how); rank >= 0) {
+    if (const int rank = ranks.exited(-1, how); rank >= 0) {
       return fail("rank " + std::to_string(rank) + " " + how + " before streaming");
     }
     if (Clock::now() > ready_deadline) return fail("the ring was not streaming within 30 s");
@@ -305,15 +248,15 @@ RunResult run_once(const Config& config, Fault fault) {
     case Fault::Kill:
     case Fault::Stop:
       fault_ns = monotonic_ns();
-      ::kill(children.pid(victim), fault == Fault::Kill ? SIGKILL : SIGSTOP);
-      if (fault == Fault::Kill && !children.reap(victim, kReapTimeout)) {
+      ::kill(ranks.pid(victim), fault == Fault::Kill ? SIGKILL : SIGSTOP);
+      if (fault == Fault::Kill && !ranks.reap(victim, kReapTimeout)) {
         return fail("the victim did not die of SIGKILL");
       }
       break;
     case Fault::Close:
     case Fault::Abort: {
       const char command = 'x';
-      if (::write(control[static_cast<std::size_t>(victim)].second.get(), &command, 1) != 1) {
+      if (::write(control[static_cast<std::size_t>(victim)].write.get(), &command, 1) != 1) {
         fail_system("cannot signal the victim");
       }
       const auto deadline = Clock::now() + kFaultedTimeout;
@@ -350,7 +293,7 @@ RunResult run_once(const Config& config, Fault fault) {
   std::size_t reported = 0;
   std::string wrong_data;
   while (reported < found.size() && Clock::now() < report_deadline) {
-    if (const int rank = children.exited(victim, how); rank >= 0) {
+    if (const int rank = ranks.exited(victim, how); rank >= 0) {
       return fail("rank " + std::to_string(rank) + " " + how + " after the fault");
     }
     const std::optional<Report> report = reader.next(report_deadline, 100ms);
@@ -392,7 +335,7 @@ int main(int argc, char** argv) {
   using namespace fault_times;
   Config config;
   if (const int status = parse_args(argc, argv, config); status != 0) return status == 1 ? 0 : 2;
-  for (const int signal : kForwardedSignals) ::signal(signal, kill_children_on_signal);
+  process::kill_children_on_signal();
   // ringpipe warns about every failed link; the table says it better.
   ::setenv("RINGPIPE_LOG", "error", /*overwrite=*/0);
 

@@ -6,8 +6,6 @@
 // operation. This header is what the parent and the rank processes share.
 #pragma once
 
-#include <sys/types.h>
-
 #include <array>
 #include <chrono>
 #include <cstddef>
@@ -79,7 +77,6 @@ struct RankPlan {
   std::uint64_t job_id = 0;
   int report_fd = -1;   // write end, shared by every rank
   int control_fd = -1;  // read end: a byte tells the victim to close or abort its ring
-  pid_t parent = 0;
 };
 
 // The body of a rank process: joins, streams, reports, then waits to be killed. Never returns.

@@ -8,8 +8,6 @@
 #include <ringpipe/ring.hpp>
 
 #include <poll.h>
-#include <signal.h>
-#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -137,9 +135,6 @@ ringpipe::Options options_of(const RankPlan& plan) {
 }  // namespace
 
 [[noreturn]] void run_rank(const RankPlan& plan) {
-  // Dies with the parent, even if the parent is killed before it can kill its children.
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (::getppid() != plan.parent) ::_exit(1);  // the parent died before prctl
   try {
     stream_and_report(plan);
   } catch (const std::exception& error) {

@@ -1,7 +1,7 @@
 // ringpipe: the orderly close of one endpoint, in band with the data.
 #include "ucx/goodbye.hpp"
 
-#include "ucx/pipe.hpp"
+#include "ucx/tag_layout.hpp"
 #include "ucx/status.hpp"
 
 #include <string>

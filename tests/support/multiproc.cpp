@@ -3,12 +3,12 @@
 
 #include <gtest/gtest.h>
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
+#include "process/child.hpp"
+#include "process/fd.hpp"
+#include "process/loopback_listener.hpp"
+#include "process/output.hpp"
+
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -32,18 +32,11 @@ using Clock = std::chrono::steady_clock;
 
 // A listening socket on 127.0.0.1 with a kernel-chosen port.
 int listen_on_free_port(std::uint16_t& port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-      ::listen(fd, SOMAXCONN) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+  process::Fd fd = process::listen_on_loopback(port);
+  if (!fd.is_open()) {
     throw std::runtime_error(std::string("test fixture cannot listen: ") + std::strerror(errno));
   }
-  port = ntohs(address.sin_port);
-  return fd;
+  return fd.release();
 }
 
 std::string current_test_filter() {
@@ -51,23 +44,14 @@ std::string current_test_filter() {
   return std::string(info->test_suite_name()) + "." + info->name();
 }
 
-struct Child {
+struct RankChild {
   int rank = 0;
-  pid_t pid = -1;
-  int output_fd = -1;
+  process::Child process;
+  process::Fd output;
   RankResult result;
-  bool exited = false;
 };
 
-// Everything exec needs, built before fork: the child of a process that may run UCX threads
-// must not allocate.
-struct ExecPlan {
-  std::vector<std::string> strings;
-  std::vector<char*> argv;
-  std::vector<char*> envp;
-};
-
-ExecPlan plan_exec(int rank, const std::map<std::string, std::string>& overrides) {
+process::Command plan_exec(int rank, const std::map<std::string, std::string>& overrides) {
   std::map<std::string, std::string> env;
   for (char** entry = environ; *entry != nullptr; ++entry) {
     const std::string text = *entry;
@@ -77,27 +61,15 @@ ExecPlan plan_exec(int rank, const std::map<std::string, std::string>& overrides
   for (const auto& [name, value] : overrides) env[name] = value;
   env[kChildVariable] = std::to_string(rank);
 
-  ExecPlan plan;
-  plan.strings = {"/proc/self/exe", "--gtest_filter=" + current_test_filter(), "--gtest_brief=1"};
-  const std::size_t argc = plan.strings.size();
-  for (const auto& [name, value] : env) plan.strings.push_back(name + "=" + value);
-  for (std::size_t i = 0; i < plan.strings.size(); ++i) {
-    (i < argc ? plan.argv : plan.envp).push_back(plan.strings[i].data());
-  }
-  plan.argv.push_back(nullptr);
-  plan.envp.push_back(nullptr);
-  return plan;
+  std::vector<std::string> entries;
+  for (const auto& [name, value] : env) entries.push_back(name + "=" + value);
+  return process::Command(
+      {"/proc/self/exe", "--gtest_filter=" + current_test_filter(), "--gtest_brief=1"},
+      std::move(entries));
 }
 
-[[noreturn]] void exec_rank(const ExecPlan& plan, int listen_fd, int output_fd) {
-  ::dup2(output_fd, STDOUT_FILENO);
-  ::dup2(output_fd, STDERR_FILENO);
-  if (listen_fd >= 0) {
-    // The only descriptor a rank inherits on purpose: rank 0's rendezvous socket.
-    const int flags = ::fcntl(listen_fd, F_GETFD);
-    ::fcntl(listen_fd, F_SETFD, flags & ~FD_CLOEXEC);
-  }
-  ::execve(plan.argv[0], plan.argv.data(), plan.envp.data());
+[[noreturn]] void exec_rank(const process::Command& command) {
+  command.exec();
   static const char kMessage[] = "cannot exec the test binary\n";
   [[maybe_unused]] const ssize_t ignored = ::write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
   ::_exit(127);
@@ -140,7 +112,7 @@ std::vector<RankResult> spawn_ranks(int world_size, const std::function<void(int
   std::random_device random;
   const std::uint64_t job_id = (std::uint64_t{random()} << 32) | random();
 
-  std::vector<Child> children;
+  std::vector<RankChild> children;
   const auto start = Clock::now();
   for (const int rank : ranks) {
     std::map<std::string, std::string> env = {
@@ -155,24 +127,25 @@ std::vector<RankResult> spawn_ranks(int world_size, const std::function<void(int
     };
     if (rank == 0) env["RINGPIPE_LISTEN_FD"] = std::to_string(listen_fd);
     if (options.customize) options.customize(rank, env);
-    const ExecPlan plan = plan_exec(rank, env);
-    int pipe_fds[2];
-    if (::pipe2(pipe_fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
-    const pid_t pid = ::fork();
-    if (pid == 0) exec_rank(plan, rank == 0 ? listen_fd : -1, pipe_fds[1]);
-    ::close(pipe_fds[1]);
+    const process::Command command = plan_exec(rank, env);
+    process::Pipe output;
+    if (!process::open_pipe(output)) throw std::runtime_error("pipe failed");
+    process::ChildSetup setup;
+    setup.stdout_fd = output.write.get();
+    setup.stderr_fd = output.write.get();
+    // The only descriptor a rank inherits on purpose: rank 0's rendezvous socket.
+    if (rank == 0) setup.inherited_fds.push_back(listen_fd);
+    const pid_t pid = process::spawn(setup, [&command] { exec_rank(command); });
+    output.write.reset();
     if (pid < 0) {
-      ::close(pipe_fds[0]);
-      for (const Child& started : children) ::kill(started.pid, SIGKILL);
-      for (const Child& started : children) ::waitpid(started.pid, nullptr, 0);
+      // The ranks already started are killed and reaped as `children` goes.
       throw std::runtime_error(std::string("fork failed: ") + std::strerror(errno));
     }
-    Child child;
+    RankChild& child = children.emplace_back();
     child.rank = rank;
-    child.pid = pid;
-    child.output_fd = pipe_fds[0];
+    child.process = process::Child(pid);
+    child.output = std::move(output.read);
     child.result.rank = rank;
-    children.push_back(child);
   }
   ::close(listen_fd);
 
@@ -181,54 +154,38 @@ std::vector<RankResult> spawn_ranks(int world_size, const std::function<void(int
   bool killed = false;
   bool failed = false;
   while (running > 0) {
-    std::vector<pollfd> fds;
-    for (const Child& child : children) {
-      if (child.output_fd >= 0) fds.push_back({child.output_fd, POLLIN, 0});
-    }
-    ::poll(fds.data(), fds.size(), 20);
-    for (Child& child : children) {
-      if (child.output_fd < 0) continue;
-      char buffer[4096];
-      pollfd entry{child.output_fd, POLLIN, 0};
-      while (::poll(&entry, 1, 0) > 0) {
-        const ssize_t n = ::read(child.output_fd, buffer, sizeof buffer);
-        if (n <= 0) {
-          ::close(child.output_fd);
-          child.output_fd = -1;
-          break;
-        }
-        child.result.output.append(buffer, static_cast<std::size_t>(n));
+    std::vector<int> outputs;
+    for (const RankChild& child : children) outputs.push_back(child.output.get());
+    process::wait_readable(outputs, std::chrono::milliseconds(20));
+    for (RankChild& child : children) {
+      if (child.output.is_open() && !process::drain(child.output.get(), child.result.output)) {
+        child.output.reset();
       }
     }
-    for (Child& child : children) {
-      if (child.exited) continue;
-      int status = 0;
-      if (::waitpid(child.pid, &status, WNOHANG) != child.pid) continue;
-      child.exited = true;
+    for (RankChild& child : children) {
+      const std::optional<int> status = child.process.try_reap();
+      if (!status) continue;
       --running;
       child.result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-      if (WIFEXITED(status)) child.result.exit_code = WEXITSTATUS(status);
-      if (WIFSIGNALED(status)) child.result.signal = WTERMSIG(status);
+      if (WIFEXITED(*status)) child.result.exit_code = WEXITSTATUS(*status);
+      if (WIFSIGNALED(*status)) child.result.signal = WTERMSIG(*status);
       failed = failed || child.result.exit_code != 0;
     }
     const bool expired = Clock::now() > deadline;
     if (!killed && (expired || (failed && options.stop_on_failure))) {
       // A hang is a failure with a message, never a stuck test run; after a failure the other
       // ranks could only wait for the one that is gone.
-      for (Child& child : children) {
-        if (!child.exited) {
+      for (RankChild& child : children) {
+        if (child.process.running()) {
           child.result.timed_out = expired;
-          ::kill(child.pid, SIGKILL);
+          child.process.signal(SIGKILL);
         }
       }
       killed = true;
     }
   }
   std::vector<RankResult> results;
-  for (Child& child : children) {
-    if (child.output_fd >= 0) ::close(child.output_fd);
-    results.push_back(std::move(child.result));
-  }
+  for (RankChild& child : children) results.push_back(std::move(child.result));
   return results;
 }
 

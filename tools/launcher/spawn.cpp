@@ -2,9 +2,7 @@
 #include "spawn.hpp"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -18,11 +16,15 @@
 #include <string_view>
 
 #include "output.hpp"
+#include "process/child.hpp"
+#include "process/fd.hpp"
 
 extern char** environ;
 
 namespace ringpipe_run {
 namespace {
+
+namespace process = ringpipe::process;
 
 constexpr int kListenBacklog = 1024;
 constexpr int kExecFailedStatus = 127;  // What shells report for a command that cannot run.
@@ -138,45 +140,12 @@ std::uint16_t local_port(int fd) {
   return ntohs(sa.sin_port);
 }
 
-std::vector<char*> as_argv(std::vector<std::string>& strings) {
-  std::vector<char*> pointers;
-  for (std::string& s : strings) pointers.push_back(s.data());
-  pointers.push_back(nullptr);
-  return pointers;
-}
-
-// Runs in the forked child: only calls that are safe between fork and exec.
-[[noreturn]] void exec_rank(const Job& job, int rank, char** argv, char** envp, int stdout_fd,
-                            int stderr_fd) {
-  ::setpgid(0, 0);
-  // A rank must not outlive a launcher that was killed (it can no longer forward signals or
-  // stop the ring); the check closes the race with a launcher that died before prctl.
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (::getppid() != job.launcher_pid) ::_exit(kExecFailedStatus);
-  for (const int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD, SIGPIPE}) ::signal(sig, SIG_DFL);
-  ::sigprocmask(SIG_SETMASK, &job.original_mask, nullptr);
-  ::setrlimit(RLIMIT_NOFILE, &job.original_nofile);
-
-  // Ranks live in background process groups, where reading the terminal would stop them with
-  // SIGTTIN; only rank 0 gets a stdin that is not a terminal (a pipe or file).
-  if (rank != 0 || ::isatty(STDIN_FILENO)) {
-    const int null_fd = ::open("/dev/null", O_RDONLY);
-    if (null_fd >= 0 && null_fd != STDIN_FILENO) {
-      ::dup2(null_fd, STDIN_FILENO);
-      ::close(null_fd);
-    }
-  }
-  // The pipe ends are close-on-exec; their dup2 copies are not.
-  ::dup2(stdout_fd, STDOUT_FILENO);
-  ::dup2(stderr_fd, STDERR_FILENO);
-  if (rank == 0) ::fcntl(job.listen_fd, F_SETFD, 0);
-
-  environ = envp;
-  ::execvp(argv[0], argv);
-
+// Runs in the forked child once its setup is done.
+[[noreturn]] void exec_rank(const process::Command& command) {
+  command.exec();
   char message[512];
   const int length = std::snprintf(message, sizeof(message), "ringpipe-run: cannot run %s: %s\n",
-                                   argv[0], std::strerror(errno));
+                                   command.program(), std::strerror(errno));
   if (length > 0) {
     write_all(STDERR_FILENO,
               std::string_view(message, std::min<std::size_t>(length, sizeof(message) - 1)));
@@ -240,41 +209,39 @@ bool make_credentials(Job& job) {
 
 std::optional<RankProcess> spawn_rank(const Job& job, const std::vector<std::string>& program,
                                       int rank) {
-  // Built before fork: allocating in the child is not safe.
-  std::vector<std::string> args = program;
-  std::vector<char*> argv = as_argv(args);
-  std::vector<std::string> env = rank_environment(job, rank);
-  std::vector<char*> envp = as_argv(env);
-
-  int out_pipe[2];
-  int err_pipe[2];
-  if (::pipe2(out_pipe, O_CLOEXEC) != 0) {
+  const process::Command command(program, rank_environment(job, rank));
+  process::Pipe out;
+  process::Pipe err;
+  if (!process::open_pipe(out) || !process::open_pipe(err)) {
     print_errno("pipe");
     return std::nullopt;
   }
-  if (::pipe2(err_pipe, O_CLOEXEC) != 0) {
-    print_errno("pipe");
-    ::close(out_pipe[0]);
-    ::close(out_pipe[1]);
-    return std::nullopt;
-  }
 
-  const pid_t pid = ::fork();
-  if (pid == 0) exec_rank(job, rank, argv.data(), envp.data(), out_pipe[1], err_pipe[1]);
+  process::ChildSetup setup;
+  setup.own_process_group = true;
+  // A rank must not outlive a launcher that was killed: it can no longer forward signals or
+  // stop the ring.
+  setup.die_with_parent = kExecFailedStatus;
+  setup.default_signals = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD, SIGPIPE};
+  setup.signal_mask = &job.original_mask;
+  setup.open_file_limit = &job.original_nofile;
+  // Ranks live in background process groups, where reading the terminal would stop them with
+  // SIGTTIN; only rank 0 gets a stdin that is not a terminal (a pipe or file).
+  setup.stdin_from_dev_null = rank != 0 || ::isatty(STDIN_FILENO);
+  setup.stdout_fd = out.write.get();
+  setup.stderr_fd = err.write.get();
+  if (rank == 0) setup.inherited_fds.push_back(job.listen_fd);
+
+  const pid_t pid = process::spawn(setup, [&command] { exec_rank(command); });
   const int saved_errno = errno;
-  ::close(out_pipe[1]);
-  ::close(err_pipe[1]);
+  out.write.reset();
+  err.write.reset();
   if (pid < 0) {
-    ::close(out_pipe[0]);
-    ::close(err_pipe[0]);
     errno = saved_errno;
     print_errno("fork");
     return std::nullopt;
   }
-  // Also set here so that a kill(-pid) sent before the child runs cannot miss its group; fails
-  // harmlessly once the child has exec'd.
-  ::setpgid(pid, pid);
-  return RankProcess{pid, out_pipe[0], err_pipe[0]};
+  return RankProcess{pid, out.read.release(), err.read.release()};
 }
 
 }  // namespace ringpipe_run

@@ -4,7 +4,6 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/types.h>
-#include <unistd.h>
 
 #include <cstdint>
 #include <optional>
@@ -25,7 +24,6 @@ struct Job {
   std::uint16_t torch_port = 0;
   std::uint64_t job_id = 0;
   std::string token;  // 64 hex digits, or the user's RINGPIPE_TOKEN.
-  pid_t launcher_pid = ::getpid();
   // Launcher state that a rank must not inherit.
   sigset_t original_mask{};
   rlimit original_nofile{};
