@@ -6,6 +6,7 @@
 #include "ucx/status.hpp"
 
 #include <string>
+#include <thread>
 
 namespace ringpipe::detail {
 namespace {
@@ -14,6 +15,10 @@ namespace {
 // queues: progress until this many polls in a row found nothing, for at most this long.
 constexpr int kIdlePollsWhenDrained = 16;
 constexpr auto kDrainTimeout = std::chrono::milliseconds(100);
+// A neighbour's endpoint that fails with no word from the liveness connection: the reason
+// (a notice, the connection's end) is usually a moment behind over the other socket, and names
+// the cause better than UCX's error. Waited for once per ring.
+constexpr auto kExplanationWait = std::chrono::milliseconds(50);
 
 }  // namespace
 
@@ -39,9 +44,14 @@ void FailurePropagation::apply_link_events() {
     for (const liveness::Event& event : monitor_->take_events()) note(event);
   }
   // A rank that was stopped learns first that its neighbours declared it stalled: its view of
-  // them (connections ended while it slept) must not be taken for their failure.
-  if (notice_ && notice_->origin == rank_) apply_notice();
+  // them (connections ended while it slept) must not be taken for their failure. Likewise a
+  // neighbour that ended its link on purpose (a failed send, an abort) closed its endpoint
+  // right after telling: the closed endpoint is the consequence, the notice the cause.
+  if (notice_ && (notice_->origin == rank_ || ended_on_purpose(*notice_))) apply_notice();
   for (const auto& link : links_) {
+    if (!link->reported && unexplained(*link) && await_explanation()) {
+      return apply_link_events();  // the liveness connection said more: apply that
+    }
     const bool received = link->goodbye_received();
     if (link->reported || !(received || link->lost || link->endpoint->failed())) continue;
     // An edge of this link that failed here first (a timed-out send closes the endpoint) is
@@ -63,6 +73,31 @@ void FailurePropagation::apply_link_events() {
     }
   }
   if (notice_) apply_notice();
+}
+
+bool FailurePropagation::ended_on_purpose(const liveness::Event& notice) const {
+  if (notice.reason != liveness::Reason::LinkFailed && notice.reason != liveness::Reason::Aborted) {
+    return false;
+  }
+  for (const auto& link : links_) {
+    if (link->peer == notice.origin) return true;
+  }
+  return false;
+}
+
+bool FailurePropagation::unexplained(const Link& link) const {
+  return link.endpoint->failed() && !link.goodbye_received() && !link.lost && !failure_here(link);
+}
+
+bool FailurePropagation::await_explanation() {
+  if (monitor_ == nullptr || notice_ || waited_for_explanation_) return false;
+  waited_for_explanation_ = true;
+  const Deadline deadline(kExplanationWait);
+  while (!monitor_->has_events()) {
+    if (deadline.expired()) return false;
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  return true;
 }
 
 Error FailurePropagation::neighbour_cause(const Link& link) {
@@ -156,22 +191,30 @@ std::optional<Error> FailurePropagation::failure_here(const Link& link) const {
 }
 
 void FailurePropagation::fail_own_link(Link& link, const Error& cause) {
+  // Told before the endpoint closes: the neighbour learns why before it sees the link end.
+  const bool told = link.peer != rank_ &&  // a ring of one: nobody to tell
+                    announce_break(rank_, liveness::Reason::LinkFailed, /*told_by=*/-1,
+                                   static_cast<std::uint16_t>(cause.code()));
   fail_link(link, cause);
-  if (link.peer == rank_) return;  // a ring of one: nobody to tell
-  break_ring(rank_, liveness::Reason::LinkFailed,
-             Error(Errc::Closed, "this rank failed its link to " + link.describe() + " (" +
-                                     cause.what() + "), so the ring is broken"),
-             /*told_by=*/-1, static_cast<std::uint16_t>(cause.code()));
+  if (told) {
+    fail_remaining_links(Error(Errc::Closed, "this rank failed its link to " + link.describe() +
+                                                 " (" + cause.what() + "), so the ring is broken"));
+  }
+}
+
+bool FailurePropagation::announce_break(int origin, liveness::Reason reason, int told_by,
+                                        std::uint16_t link_cause) {
+  if (ring_broken_) return false;
+  ring_broken_ = true;
+  if (monitor_) monitor_->notify(origin, reason, told_by, link_cause);
+  return true;
 }
 
 void FailurePropagation::break_ring(int origin, liveness::Reason reason, const Error& cause,
                                     int told_by, std::uint16_t link_cause) {
-  if (ring_broken_) return;
-  ring_broken_ = true;
   // Told before the endpoints close, so neighbours learn the origin, not only that this rank
   // went away.
-  if (monitor_) monitor_->notify(origin, reason, told_by, link_cause);
-  fail_remaining_links(cause);
+  if (announce_break(origin, reason, told_by, link_cause)) fail_remaining_links(cause);
 }
 
 void FailurePropagation::fail_remaining_links(const Error& cause) {

@@ -44,6 +44,12 @@ class FailurePropagation {
 
  private:
   void apply_notice();
+  // The notice's origin is a neighbour that ended its link itself (a failed link, an abort).
+  [[nodiscard]] bool ended_on_purpose(const liveness::Event& notice) const;
+  // The link's endpoint failed, and nothing says why yet.
+  [[nodiscard]] bool unexplained(const Link& link) const;
+  // Waits briefly for the liveness connection to explain a failed endpoint; true if it spoke.
+  [[nodiscard]] bool await_explanation();
   void note(const liveness::Event& event);
   // Why a link ended when this rank did not end it: a goodbye, the liveness verdict, or UCX.
   [[nodiscard]] static Error neighbour_cause(const Link& link);
@@ -51,6 +57,8 @@ class FailurePropagation {
   // that `origin` failed, so the whole ring stops, not only the failed rank's neighbours.
   void break_ring(int origin, liveness::Reason reason, const Error& cause, int told_by,
                   std::uint16_t link_cause = 0);
+  // Marks the ring broken and tells the neighbours; false if it was broken already.
+  bool announce_break(int origin, liveness::Reason reason, int told_by, std::uint16_t link_cause);
   void fail_link(Link& link, const Error& cause);
   void fail_remaining_links(const Error& cause);
   // The failure of an edge of `link` at this end, if any.
@@ -67,6 +75,7 @@ class FailurePropagation {
   std::vector<std::unique_ptr<Link>>& links_;
   std::array<ucx::UcxPipe*, 2> edges_;
   bool ring_broken_ = false;
+  bool waited_for_explanation_ = false;
   std::atomic<bool> abort_requested_{false};  // set by request_abort() from any thread
   std::optional<liveness::Event> notice_;     // the first notice a neighbour sent
 };
