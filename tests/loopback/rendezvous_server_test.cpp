@@ -67,7 +67,12 @@ TEST(RendezvousHead, RankThatLeavesBeforeTheRingFormedFailsEveryoneNamingIt) {
     hello.rank = 1;
     ASSERT_TRUE(authenticate_raw(leaving.fd(), kHeadJobId, ""));
     send_all(leaving.fd(), encode(hello), detail::Deadline(1s), "head");
-    std::this_thread::sleep_for(100ms);  // joined; then the process dies
+    // Joined once the head has read its Hello (no client data left unread); then it dies.
+    const detail::Deadline read(5s);
+    while (test::connections_with_pending_data(head.port()) != 0 && !read.expired()) {
+      std::this_thread::sleep_for(1ms);
+    }
+    ASSERT_EQ(test::connections_with_pending_data(head.port()), 0) << "the head left data unread";
   }
   const auto start = Clock::now();
   head.join();

@@ -95,11 +95,10 @@ TEST(RendezvousFailure, DuplicateRankIsRejectedAndTheRingStillForms) {
           const auto port = static_cast<std::uint16_t>(std::stoi(env_or("RINGPIPE_PORT", "0")));
           const auto deadline = Clock::now() + 15s;
           int connected = 0;
-          while ((connected = connections_established(port)) >= 0 && connected < 2 &&
-                 Clock::now() < deadline) {
+          while ((connected = connections_established(port)) < 2 && Clock::now() < deadline) {
             std::this_thread::sleep_for(20ms);
           }
-          if (connected < 0) std::this_thread::sleep_for(3s);  // no /proc: fall back to waiting
+          EXPECT_GE(connected, 2) << "the rank-1 processes did not connect within 15 s";
           print_line("CONNECTED " + std::to_string(connected));
         }
         if (std::optional<Ring> ring = join_and_report()) verify_one_round(*ring);
@@ -182,7 +181,16 @@ TEST(RendezvousFailure, WaitingRanksNameTheMissingRankEvenWhenTheHeadStartedLate
   const auto results = spawn_ranks(
       3,
       [](int rank) {
-        if (rank == 0) std::this_thread::sleep_for(700ms);
+        if (rank == 0) {
+          // Rank 1 is waiting once its connection is in the backlog; the 0.7 s lead starts then.
+          const auto port = static_cast<std::uint16_t>(std::stoi(env_or("RINGPIPE_PORT", "0")));
+          const auto deadline = Clock::now() + 15s;
+          while (connections_established(port) < 1 && Clock::now() < deadline) {
+            std::this_thread::sleep_for(5ms);
+          }
+          EXPECT_GE(connections_established(port), 1) << "rank 1 did not connect within 15 s";
+          std::this_thread::sleep_for(700ms);
+        }
         join_and_report();
       },
       options);

@@ -7,6 +7,7 @@
 #include <ringpipe/ring.hpp>
 
 #include "multiproc.hpp"
+#include "rank_events.hpp"
 #include "rendezvous/auth.hpp"
 #include "rendezvous/wire.hpp"
 #include "rendezvous_clients.hpp"
@@ -18,6 +19,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <future>
 #include <optional>
 #include <string>
@@ -101,11 +103,10 @@ void wait_for_connections(int count) {
   const auto port = static_cast<std::uint16_t>(std::stoi(test::env_or("RINGPIPE_PORT", "0")));
   const auto deadline = Clock::now() + 15s;
   int connected = 0;
-  while ((connected = test::connections_established(port)) >= 0 && connected < count &&
-         Clock::now() < deadline) {
+  while ((connected = test::connections_established(port)) < count && Clock::now() < deadline) {
     std::this_thread::sleep_for(20ms);
   }
-  if (connected < 0) std::this_thread::sleep_for(3s);  // no /proc: fall back to waiting
+  EXPECT_GE(connected, count) << "the other processes did not connect within 15 s";
 }
 
 TEST(RingAuth, RankWithAWrongTokenIsAuthFailedAtOnceAndTheRingFormsWithoutIt) {
@@ -167,8 +168,9 @@ struct AttackerView {
 };
 
 // Connects before any rank starts (the head meets it first) and claims rank 1 of the right job
-// in one of three ways, none knowing the token; then records every frame the head sends.
-AttackerView attack(std::uint16_t port, int way) {
+// in one of three ways, none knowing the token; then records every frame the head sends, and
+// marks "attacker <way> refused" once the head's Error came.
+AttackerView attack(std::uint16_t port, int way, const test::RankEvents& events) {
   AttackerView view;
   const int fd = test::connect_raw("127.0.0.1", port, Clock::now() + 5s);
   if (fd < 0) return view;
@@ -195,6 +197,7 @@ AttackerView attack(std::uint16_t port, int way) {
     view.types += std::to_string(static_cast<int>(frame->type)) + " ";
     if (frame->type == rendezvous::FrameType::Error) {
       view.error_code = rendezvous::decode_error(frame->payload).code;
+      events.mark("attacker " + std::to_string(way) + " refused");
     }
   }
   ::close(fd);
@@ -202,6 +205,7 @@ AttackerView attack(std::uint16_t port, int way) {
 }
 
 TEST(RingAuth, ClientsWithoutTheTokenCannotTakeARankSlot) {
+  test::RankEvents events;  // outlives the attackers, which mark it
   std::vector<std::future<AttackerView>> attackers;
   SpawnOptions options;
   options.timeout = 60s;
@@ -212,18 +216,26 @@ TEST(RingAuth, ClientsWithoutTheTokenCannotTakeARankSlot) {
   };
   options.on_listening = [&](std::uint16_t port) {
     for (int way = 0; way < 3; ++way) {
-      attackers.push_back(std::async(std::launch::async, attack, port, way));
+      attackers.push_back(std::async(std::launch::async, attack, port, way, std::cref(events)));
     }
     // Every attacker is in the backlog before rank 0 starts its head.
     const auto deadline = Clock::now() + 5s;
     while (test::connections_established(port) < 3 && Clock::now() < deadline) {
       std::this_thread::sleep_for(10ms);
     }
+    EXPECT_GE(test::connections_established(port), 3) << "the attackers did not connect";
   };
+  events.share_with(options);
   const auto results = spawn_ranks(
       2,
-      [](int rank) {
-        if (rank == 1) std::this_thread::sleep_for(300ms);  // after the attackers' claims
+      [&](int rank) {
+        if (rank == 1) {
+          // After the attackers' claims were refused: the slot they went for is still free.
+          for (int way = 0; way < 3; ++way) {
+            EXPECT_TRUE(events.wait_for("attacker " + std::to_string(way) + " refused", 20s))
+                << "attacker " << way << " was not refused";
+          }
+        }
         join_and_verify(rank);
       },
       options);

@@ -4,18 +4,21 @@
 
 #include "expect_error.hpp"
 #include "multiproc.hpp"
+#include "rank_events.hpp"
 
 #include <gtest/gtest.h>
 
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -206,12 +209,15 @@ test::SpawnOptions fault_options(const std::string& name, const std::string& liv
 }
 
 // Every rank streams to its successor until an operation fails; returns that error.
-Error stream_until_failure(Ring& ring, std::size_t size) {
+// `receiving` runs once the first receive is posted.
+Error stream_until_failure(Ring& ring, std::size_t size,
+                           const std::function<void()>& receiving = {}) {
   std::vector<std::uint8_t> out(size, 1);
   std::vector<std::uint8_t> in(size);
   try {
     for (int i = 0;; ++i) {
       Request receive = ring.pred().irecv(in.data(), size, 1);
+      if (i == 0 && receiving) receiving();
       Request send = ring.succ().isend(out.data(), size, 1);
       receive.wait(20s);
       send.wait(20s);
@@ -227,6 +233,26 @@ void barrier(Ring& ring) {
   Request receive = ring.pred().irecv(&token, 1, 9);
   ring.succ().send(&token, 1, 9);
   receive.wait(20s);
+}
+
+// Waits until the predecessor, which marked `event`, has exited, receiving nothing from it
+// meanwhile but keeping this rank's transport moving (a receive for a tag it never sends), so
+// that its sends complete into this rank's queues. False if it had not exited within 20 s.
+bool wait_for_exit_of_pred_unreceived(Ring& ring, const test::RankEvents& events,
+                                      const std::string& event) {
+  constexpr Tag kNeverSent = 6;
+  const auto deadline = Clock::now() + 20s;
+  std::uint8_t byte = 0;
+  {
+    Request idle = ring.pred().irecv(&byte, 1, kNeverSent);
+    try {
+      while (!events.wait_for_exit_of(event, 0ms) && Clock::now() < deadline) idle.wait_for(5ms);
+    } catch (const Error&) {
+      // Its link failed or closed: it is gone or going, and sent everything before.
+    }
+  }
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+  return events.wait_for_exit_of(event, std::max(left, 0ms));
 }
 
 // Shows each survivor's verdict line in the test's output: the detection times, for the record.
@@ -248,20 +274,27 @@ class KilledRank : public ::testing::TestWithParam<int> {};
 TEST_P(KilledRank, EverySurvivorFailsWithPeerFailedNamingItWithinFiveSeconds) {
   const int world = GetParam();
   const int victim = world / 2;
+  test::RankEvents events;
+  test::SpawnOptions options = fault_options("kill" + std::to_string(world), "2");
+  events.share_with(options);
   const auto results = test::spawn_ranks(
       world,
-      [victim](int rank) {
+      [&](int rank) {
         Ring ring(Options::from_env());
         barrier(ring);
         if (rank == victim) {
-          // Dies in the middle of a transfer its successor has matched (the size it receives).
+          // Dies in the middle of a transfer (the size its successor receives), once the
+          // successor has posted the receive it matches.
           std::vector<std::uint8_t> large(1 << 20, 7);
           Request pending = ring.succ().isend(large.data(), large.size(), 1);
-          std::this_thread::sleep_for(200ms);
+          ASSERT_TRUE(events.wait_for("successor receiving", 20s))
+              << "the successor never posted its receive";
           write_stamp();
           ::raise(SIGKILL);
         }
-        const Error error = stream_until_failure(ring, 1 << 20);
+        const Error error = stream_until_failure(ring, 1 << 20, [&] {
+          if (rank == (victim + 1) % world) events.mark("successor receiving");
+        });
         const double detection = seconds_since_stamp();
         EXPECT_EQ(error.code(), Errc::PeerFailed) << error.what();
         EXPECT_NE(std::string(error.what()).find("rank " + std::to_string(victim)),
@@ -271,7 +304,7 @@ TEST_P(KilledRank, EverySurvivorFailsWithPeerFailedNamingItWithinFiveSeconds) {
         std::printf("rank %d: %s after %.3f s: %s\n", rank,
                     std::string(to_string(error.code())).c_str(), detection, error.what());
       },
-      fault_options("kill" + std::to_string(world), "2"));
+      options);
   print_verdicts(results);
   ASSERT_EQ(results.size(), static_cast<std::size_t>(world));
   for (const auto& result : results) {
@@ -291,9 +324,12 @@ TEST(PeerFailure, EveryMessageAcknowledgedBeforeAKillIsDelivered) {
   // queues. Every completed send must arrive, intact and in order; then the link fails.
   static constexpr int kMessages = 300;
   static constexpr std::size_t kSize = 2048;
+  test::RankEvents events;
+  test::SpawnOptions options = fault_options("acked", "2");
+  events.share_with(options);
   const auto results = test::spawn_ranks(
       2,
-      [](int rank) {
+      [&](int rank) {
         Ring ring(Options::from_env());
         barrier(ring);
         std::vector<std::uint8_t> buffer(kSize);
@@ -302,9 +338,11 @@ TEST(PeerFailure, EveryMessageAcknowledgedBeforeAKillIsDelivered) {
             test::fill_pattern(buffer.data(), kSize, static_cast<std::uint64_t>(i));
             ring.succ().send(buffer.data(), kSize, 5, 10s);
           }
+          events.mark("rank 1 sent");
           ::raise(SIGKILL);
         }
-        std::this_thread::sleep_for(500ms);  // rank 1 is dead by now
+        ASSERT_TRUE(wait_for_exit_of_pred_unreceived(ring, events, "rank 1 sent"))
+            << "rank 1 did not die";
         int received = 0;
         try {
           for (; received <= kMessages; ++received) {
@@ -318,7 +356,7 @@ TEST(PeerFailure, EveryMessageAcknowledgedBeforeAKillIsDelivered) {
         }
         EXPECT_EQ(received, kMessages) << "messages acknowledged as sent were lost";
       },
-      fault_options("acked", "2"));
+      options);
   ASSERT_EQ(results.size(), 2u);
   EXPECT_EQ(results[0].exit_code, 0) << test::describe_failures(results);
   EXPECT_EQ(results[1].signal, SIGKILL) << test::describe_failures(results);
@@ -329,29 +367,40 @@ TEST(PeerFailure, EveryMessageSentBeforeACloseIsDeliveredThenClosed) {
   // finds every message, intact and in order, and only after them Closed.
   static constexpr int kMessages = 300;
   static constexpr std::size_t kSize = 2048;
-  test::run_ring(2, [](Ring& ring) {
-    barrier(ring);
-    std::vector<std::uint8_t> buffer(kSize);
-    if (ring.rank() == 1) {
-      for (int i = 0; i < kMessages; ++i) {
-        test::fill_pattern(buffer.data(), kSize, static_cast<std::uint64_t>(i));
-        ring.succ().send(buffer.data(), kSize, 5, 10s);
-      }
-      return;  // the ring closes here
-    }
-    std::this_thread::sleep_for(500ms);  // rank 1 has closed by now
-    for (int i = 0; i < kMessages; ++i) {
-      ASSERT_EQ(ring.pred().recv(buffer.data(), kSize, 5, 10s), kSize) << "message " << i;
-      ASSERT_EQ(test::count_wrong(buffer.data(), kSize, static_cast<std::uint64_t>(i)), 0u)
-          << "message " << i;
-    }
-    test::expect_error(Errc::Closed, "closed its ring",
-                       [&] { ring.pred().recv(buffer.data(), kSize, 5, 10s); });
-  });
+  test::RankEvents events;
+  test::SpawnOptions options;
+  events.share_with(options);
+  test::run_ring(
+      2,
+      [&](Ring& ring) {
+        barrier(ring);
+        std::vector<std::uint8_t> buffer(kSize);
+        if (ring.rank() == 1) {
+          for (int i = 0; i < kMessages; ++i) {
+            test::fill_pattern(buffer.data(), kSize, static_cast<std::uint64_t>(i));
+            ring.succ().send(buffer.data(), kSize, 5, 10s);
+          }
+          events.mark("rank 1 sent");
+          return;  // the ring closes here, then the process exits
+        }
+        ASSERT_TRUE(wait_for_exit_of_pred_unreceived(ring, events, "rank 1 sent"))
+            << "rank 1 did not close";
+        for (int i = 0; i < kMessages; ++i) {
+          ASSERT_EQ(ring.pred().recv(buffer.data(), kSize, 5, 10s), kSize) << "message " << i;
+          ASSERT_EQ(test::count_wrong(buffer.data(), kSize, static_cast<std::uint64_t>(i)), 0u)
+              << "message " << i;
+        }
+        test::expect_error(Errc::Closed, "closed its ring",
+                           [&] { ring.pred().recv(buffer.data(), kSize, 5, 10s); });
+      },
+      options);
 }
 
 TEST(Liveness, StoppedRankIsStalledForItsNeighboursAndFailsTheRestOfTheRing) {
   constexpr double kLiveness = 2.0;
+  test::RankEvents events;
+  test::SpawnOptions options = fault_options("stop", "2");
+  events.share_with(options);
   const auto results = test::spawn_ranks(
       4,
       [&](int rank) {
@@ -359,8 +408,8 @@ TEST(Liveness, StoppedRankIsStalledForItsNeighboursAndFailsTheRestOfTheRing) {
         barrier(ring);
         if (rank == 1) {
           write_stamp();
-          ::raise(SIGSTOP);  // killed by rank 0 once detected
-          std::this_thread::sleep_for(60s);
+          ::raise(SIGSTOP);                  // killed by rank 0 once detected
+          std::this_thread::sleep_for(60s);  // never ends: the kill comes first
           return;
         }
         const Error error = stream_until_failure(ring, 64 << 10);
@@ -374,13 +423,17 @@ TEST(Liveness, StoppedRankIsStalledForItsNeighboursAndFailsTheRestOfTheRing) {
         EXPECT_LT(detection, kLiveness + 2.0) << error.what();
         std::printf("rank %d: %s after %.3f s: %s\n", rank,
                     std::string(to_string(error.code())).c_str(), detection, error.what());
+        events.mark("verdict of rank " + std::to_string(rank));
         if (rank == 0) {
-          // Once the others have had their verdicts too: a kill now would be a death to them.
-          std::this_thread::sleep_for(1s);
+          // Once the others have had their verdicts too: a kill before would be a death to them.
+          for (const int other : {2, 3}) {
+            EXPECT_TRUE(events.wait_for("verdict of rank " + std::to_string(other), 20s))
+                << "rank " << other << " has no verdict";
+          }
           ::kill(static_cast<pid_t>(read_stamp().pid), SIGKILL);
         }
       },
-      fault_options("stop", "2"));
+      options);
   print_verdicts(results);
   ASSERT_EQ(results.size(), 4u);
   for (const auto& result : results) {
@@ -393,6 +446,9 @@ TEST(Liveness, StoppedRankIsStalledForItsNeighboursAndFailsTheRestOfTheRing) {
 }
 
 TEST(Liveness, RankResumedAfterItsNeighboursGaveUpOnItLearnsItWasDeclaredStalled) {
+  test::RankEvents events;
+  test::SpawnOptions options = fault_options("resume", "1");
+  events.share_with(options);
   const auto results = test::spawn_ranks(
       3,
       [&](int rank) {
@@ -406,6 +462,7 @@ TEST(Liveness, RankResumedAfterItsNeighboursGaveUpOnItLearnsItWasDeclaredStalled
           // not their death.
           test::expect_error(Errc::Stalled, "declared this rank stalled",
                              [&] { ring.pred().recv(&byte, 1, 3, 10s); });
+          events.mark("rank 1 looked");
           return;
         }
         // Stalled on the edge to rank 1; the other edge may fail first, with PeerFailed.
@@ -413,13 +470,15 @@ TEST(Liveness, RankResumedAfterItsNeighboursGaveUpOnItLearnsItWasDeclaredStalled
         EXPECT_TRUE(error.code() == Errc::Stalled || error.code() == Errc::PeerFailed)
             << error.what();
         EXPECT_NE(std::string(error.what()).find("rank 1"), std::string::npos) << error.what();
+        if (rank == 2) events.mark("verdict of rank 2");
         if (rank == 0) {
-          std::this_thread::sleep_for(1s);  // rank 2 has its verdict too
+          EXPECT_TRUE(events.wait_for("verdict of rank 2", 20s)) << "rank 2 has no verdict";
           ::kill(static_cast<pid_t>(read_stamp().pid), SIGCONT);
         }
-        std::this_thread::sleep_for(2s);  // the ring stays up while rank 1 looks
+        // The ring stays up while rank 1 looks.
+        EXPECT_TRUE(events.wait_for("rank 1 looked", 20s)) << "rank 1 never looked";
       },
-      fault_options("resume", "1"));
+      options);
   print_verdicts(results);
   for (const auto& result : results) {
     EXPECT_EQ(result.exit_code, 0) << test::describe_failures(results);
@@ -455,23 +514,34 @@ TEST(Liveness, SlowReceiverAndLongComputeWithoutCallsAreNotMistakenForAStall) {
 }
 
 TEST(Abort, EveryOtherRankFailsWithPeerFailedNamingTheAbortingRankAtOnce) {
-  test::run_ring(4, [](Ring& ring) {
-    barrier(ring);
-    if (ring.rank() == 2) {
-      std::this_thread::sleep_for(300ms);  // the others are waiting in a receive by now
-      ring.abort();
-      ring.abort();  // idempotent
-      std::uint8_t byte = 0;
-      test::expect_error(Errc::Closed, "aborted", [&] { ring.succ().send(&byte, 1, 3, 5s); });
-      test::expect_error(Errc::Closed, "aborted", [&] { ring.pred().recv(&byte, 1, 3, 5s); });
-      return;
-    }
-    std::uint8_t byte = 0;
-    const double seconds = test::expect_error(Errc::PeerFailed, "rank 2 aborted the ring",
-                                              [&] { ring.pred().recv(&byte, 1, 3, 20s); });
-    EXPECT_LT(seconds, 0.3 + 2.0);
-    test::expect_error(Errc::PeerFailed, "rank 2", [&] { ring.succ().send(&byte, 1, 3, 5s); });
-  });
+  test::RankEvents events;
+  test::SpawnOptions options;
+  events.share_with(options);
+  test::run_ring(
+      4,
+      [&](Ring& ring) {
+        barrier(ring);
+        if (ring.rank() == 2) {
+          // Once the others are entering their receive.
+          for (const int other : {0, 1, 3}) {
+            ASSERT_TRUE(events.wait_for("rank " + std::to_string(other) + " receiving", 20s))
+                << "rank " << other << " never got to its receive";
+          }
+          ring.abort();
+          ring.abort();  // idempotent
+          std::uint8_t byte = 0;
+          test::expect_error(Errc::Closed, "aborted", [&] { ring.succ().send(&byte, 1, 3, 5s); });
+          test::expect_error(Errc::Closed, "aborted", [&] { ring.pred().recv(&byte, 1, 3, 5s); });
+          return;
+        }
+        std::uint8_t byte = 0;
+        events.mark("rank " + std::to_string(ring.rank()) + " receiving");
+        const double seconds = test::expect_error(Errc::PeerFailed, "rank 2 aborted the ring",
+                                                  [&] { ring.pred().recv(&byte, 1, 3, 20s); });
+        EXPECT_LT(seconds, 0.3 + 2.0);
+        test::expect_error(Errc::PeerFailed, "rank 2", [&] { ring.succ().send(&byte, 1, 3, 5s); });
+      },
+      options);
 }
 
 // A send that times out fails its link at the sender, which closes its end: the neighbour is
@@ -480,11 +550,13 @@ TEST(Abort, EveryOtherRankFailsWithPeerFailedNamingTheAbortingRankAtOnce) {
 class FailedLink : public ::testing::TestWithParam<int> {};
 
 TEST_P(FailedLink, TimedOutSendFailsTheLinkAtBothEndsAndBreaksTheRing) {
+  test::RankEvents events;
   test::SpawnOptions options;
   options.customize = [](int, auto& env) { env["RINGPIPE_LIVENESS_TIMEOUT_S"] = "2"; };
+  events.share_with(options);
   test::run_ring(
       GetParam(),
-      [](Ring& ring) {
+      [&](Ring& ring) {
         barrier(ring);
         if (ring.rank() == 0) {
           // Large enough for UCX's rendezvous protocol: it cannot finish without a receiver.
@@ -495,7 +567,11 @@ TEST_P(FailedLink, TimedOutSendFailsTheLinkAtBothEndsAndBreaksTheRing) {
           std::uint8_t byte = 0;
           const Errc other = ring.world_size() == 2 ? Errc::Timeout : Errc::Closed;
           test::expect_error(other, "", [&] { ring.pred().recv(&byte, 1, 2, 5s); });
-          std::this_thread::sleep_for(2s);  // alive, its Ring open, while the others check
+          // Alive, its Ring open, while the others check.
+          for (int rank = 1; rank < ring.world_size(); ++rank) {
+            EXPECT_TRUE(events.wait_for("rank " + std::to_string(rank) + " checked", 30s))
+                << "rank " << rank << " never finished its checks";
+          }
           return;
         }
         std::uint8_t byte = 0;
@@ -519,12 +595,14 @@ TEST_P(FailedLink, TimedOutSendFailsTheLinkAtBothEndsAndBreaksTheRing) {
           EXPECT_EQ(completed, 0) << "sends to a rank that had failed the link completed";
           test::expect_error(Errc::PeerFailed, "rank 0",
                              [&] { ring.succ().recv(&byte, 1, 2, 5s); });
+          events.mark("rank 1 checked");
           return;
         }
         // The rest of the ring.
         const double seconds = test::expect_error(Errc::PeerFailed, "rank 0 failed its link",
                                                   [&] { ring.pred().recv(&byte, 1, 2, 20s); });
         EXPECT_LT(seconds, 1.0 + 2.0);
+        events.mark("rank " + std::to_string(ring.rank()) + " checked");
       },
       options);
 }

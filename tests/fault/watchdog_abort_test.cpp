@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <random>
@@ -22,8 +23,8 @@ using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 // Streams patterned messages over the ring's edges until an operation fails; returns that error.
-// Every message received before is checked.
-Error stream_until_failure(Ring& ring, std::size_t size) {
+// Every message received before is checked, and counted in `verified` if given.
+Error stream_until_failure(Ring& ring, std::size_t size, std::atomic<int>* verified = nullptr) {
   std::vector<std::uint8_t> out(size), in(size);
   for (std::uint64_t seed = 0;; ++seed) {
     try {
@@ -33,6 +34,7 @@ Error stream_until_failure(Ring& ring, std::size_t size) {
       send.wait(10s);
       receive.wait(10s);
       EXPECT_EQ(test::count_wrong(in.data(), size, seed), 0u) << "message " << seed;
+      if (verified != nullptr) ++*verified;
     } catch (const Error& error) {
       return error;
     }
@@ -50,7 +52,7 @@ TEST(WatchdogAbort, AbortFromAnotherThreadWhileTheOwnerStreamsFailsItsOperations
     const auto delay = std::chrono::microseconds(random() % 3000);
     const std::size_t size = std::size_t{1} << (6 + random() % 12);  // 64 B .. 128 KiB
     std::thread watchdog([&] {
-      std::this_thread::sleep_for(delay);
+      std::this_thread::sleep_for(delay);  // a random point of the stream, or before it
       ring.abort();
     });
     const Error error = stream_until_failure(ring, size);
@@ -66,11 +68,15 @@ TEST(WatchdogAbort, AbortFromAnotherThreadWhileTheOwnerStreamsFailsItsOperations
 TEST(WatchdogAbort, NeighboursOfARankAbortedFromAnotherThreadFailWithPeerFailedNamingIt) {
   test::run_ring(3, [](Ring& ring) {
     if (ring.rank() == 1) {
+      std::atomic<int> verified{0};
       std::thread watchdog([&] {
-        std::this_thread::sleep_for(300ms);
+        // Once the owner is streaming: a few messages went round the ring.
+        const auto deadline = Clock::now() + 20s;
+        while (verified < 10 && Clock::now() < deadline) std::this_thread::sleep_for(1ms);
+        EXPECT_GE(verified, 10) << "the ring did not stream before the abort";
         ring.abort();
       });
-      const Error error = stream_until_failure(ring, 4096);
+      const Error error = stream_until_failure(ring, 4096, &verified);
       watchdog.join();
       EXPECT_EQ(error.code(), Errc::Closed) << error.what();
       return;
