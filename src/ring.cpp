@@ -5,6 +5,9 @@
 #include "gpu/gpu_mode.hpp"
 #include "liveness/monitor.hpp"
 #include "log.hpp"
+#include "net/host.hpp"
+#include "net/interfaces.hpp"
+#include "net/socket.hpp"
 #include "rendezvous/client.hpp"
 #include "rendezvous/server.hpp"
 #include "ringpipe_config.hpp"
@@ -37,8 +40,7 @@ constexpr auto kDrainTimeout = std::chrono::milliseconds(100);
 // Rank 0 hosts the rendezvous on a thread for the duration of the Ring's construction.
 class HostedRendezvous {
  public:
-  HostedRendezvous(rendezvous::Socket listener, const Options& options,
-                   const detail::Deadline& deadline)
+  HostedRendezvous(net::Socket listener, const Options& options, const detail::Deadline& deadline)
       : server_(std::move(listener),
                 rendezvous::ServerConfig{
                     options.world_size, options.job_id,
@@ -168,14 +170,14 @@ std::string advertised_liveness_host(const Options& options, const std::string& 
   if (!options.ifname.empty()) {
     // Of the family the listener serves: the one this rank reached the head by.
     const bool ipv6 = local.find(':') != std::string::npos;
-    if (auto address = rendezvous::interface_address(options.ifname, ipv6)) return *address;
+    if (auto address = net::interface_address(options.ifname, ipv6)) return *address;
     // Not a network interface of this host (UCX also takes device names such as mlx5_0:1).
     log(LogLevel::Info, "interface " + options.ifname + " has no " + (ipv6 ? "IPv6" : "IPv4") +
                             " address here; neighbours check this rank's liveness over the "
                             "network it reached the head by");
   }
   if (!is_loopback(local) || is_loopback(options.head)) return local;
-  return rendezvous::host_name();
+  return net::host_name();
 }
 
 // Checked before any transport is touched, so a bad request costs nothing.
@@ -204,9 +206,8 @@ RingImpl::RingImpl(const Options& options)
   std::uint16_t port = options.port;
   if (options.rank == 0) {
     head = std::make_unique<HostedRendezvous>(
-        options.listen_fd >= 0
-            ? rendezvous::adopt_listener(options.listen_fd, options.port)
-            : rendezvous::listen_on(options.head, options.port, options.port_origin),
+        options.listen_fd >= 0 ? net::adopt_listener(options.listen_fd, options.port)
+                               : net::listen_on(options.head, options.port, options.port_origin),
         options, deadline);
     port = head->port();
     log(LogLevel::Info, "hosting the rendezvous on port " + std::to_string(port));
@@ -230,8 +231,8 @@ RingImpl::RingImpl(const Options& options)
   hello.local_rank = static_cast<std::uint32_t>(options.local_rank);
   hello.job_id = options.job_id;
   hello.comm_device = static_cast<std::uint8_t>(options.comm_device);
-  hello.host = rendezvous::host_name();
-  hello.host_identity = rendezvous::host_identity();
+  hello.host = net::host_name();
+  hello.host_identity = net::host_identity();
   hello.gpu_identity = device_.uuid;
   hello.address = worker_.address();
   if (monitor_) {
@@ -290,7 +291,7 @@ void RingImpl::connect_gpu(const rendezvous::Peers& peers, const Deadline& deadl
   }
   const auto peer_of = [&](const rendezvous::PeerRecord& record) {
     return gpu::EdgePeer{static_cast<int>(record.rank),
-                         record.host_identity == rendezvous::host_identity(), record.gpu_identity};
+                         record.host_identity == net::host_identity(), record.gpu_identity};
   };
   gpu_edges_ = gpu::make_edges(worker_, *pred_, *succ_, peer_of(peers.pred), peer_of(peers.succ),
                                options_, device_, ucx_cuda, deadline);

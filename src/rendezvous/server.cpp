@@ -57,7 +57,7 @@ void warn_open_rendezvous(const std::string& address) {
 }  // namespace
 
 struct RendezvousServer::Connection {
-  Socket socket;
+  net::Socket socket;
   std::string remote;
   detail::Clock::time_point hello_deadline;
   std::vector<std::byte> in;
@@ -72,13 +72,13 @@ struct RendezvousServer::Connection {
   bool dead = false;  // drop now
 };
 
-RendezvousServer::RendezvousServer(Socket listener, ServerConfig config)
+RendezvousServer::RendezvousServer(net::Socket listener, ServerConfig config)
     : listener_(std::move(listener)),
       config_(std::move(config)),
       connection_of_rank_(static_cast<std::size_t>(config_.world_size), nullptr),
       hellos_(static_cast<std::size_t>(config_.world_size)),
       gave_up_(static_cast<std::size_t>(config_.world_size), false) {
-  if (config_.token.empty() && !is_loopback(listener_.fd())) warn_open_rendezvous(address());
+  if (config_.token.empty() && !net::is_loopback(listener_.fd())) warn_open_rendezvous(address());
 }
 
 RendezvousServer::~RendezvousServer() = default;
@@ -148,8 +148,8 @@ void RendezvousServer::run(const detail::Deadline& deadline, const std::atomic<b
     if (ready_ == config_.world_size) {
       const std::vector<std::byte> go = encode_empty(FrameType::Go);
       for (Connection* connection : connection_of_rank_) {
-        send_all(connection->socket.fd(), go, detail::Deadline(kFarewellTimeout),
-                 "rank " + std::to_string(connection->rank));
+        net::send_all(connection->socket.fd(), go, detail::Deadline(kFarewellTimeout),
+                      "rank " + std::to_string(connection->rank));
       }
       turn_away_latecomers();
       return;
@@ -178,14 +178,14 @@ void RendezvousServer::accept_all() {
       }
       return;
     }
-    Socket socket(fd);
+    net::Socket socket(fd);
     if (connections_.size() >= kMaxConnections) {
-      detail::log(detail::LogLevel::Warning,
-                  "rendezvous: refusing " + remote_address(fd) + ": too many open connections");
+      detail::log(detail::LogLevel::Warning, "rendezvous: refusing " + net::remote_address(fd) +
+                                                 ": too many open connections");
       continue;
     }
     auto connection = std::make_unique<Connection>();
-    connection->remote = remote_address(fd);
+    connection->remote = net::remote_address(fd);
     connection->socket = std::move(socket);
     connection->hello_deadline = detail::Clock::now() + config_.hello_timeout;
     // Every connection is challenged at once; nothing about the ring is said before it answers.
@@ -436,7 +436,7 @@ void RendezvousServer::turn_away_latecomers() {
     if (connection->rank >= 0 || connection->dead) continue;
     connection->out.insert(connection->out.end(), frame.begin(), frame.end());
     try {
-      send_all(connection->socket.fd(), connection->out, deadline, connection->remote);
+      net::send_all(connection->socket.fd(), connection->out, deadline, connection->remote);
       ::shutdown(connection->socket.fd(), SHUT_WR);
       latecomers.push_back({connection->socket.fd(), POLLIN, 0});
     } catch (const Error&) {
@@ -462,7 +462,7 @@ void RendezvousServer::abort_all(Errc code, const std::string& message) {
     // After whatever part of an earlier frame is still queued, so the rank reads whole frames.
     connection->out.insert(connection->out.end(), frame.begin(), frame.end());
     try {
-      send_all(connection->socket.fd(), connection->out, deadline, connection->remote);
+      net::send_all(connection->socket.fd(), connection->out, deadline, connection->remote);
     } catch (const Error&) {
       // Best effort: that rank has its own deadline and will fail on it.
     }

@@ -4,7 +4,7 @@
 #include <ringpipe/error.hpp>
 
 #include "deadline.hpp"
-#include "rendezvous/socket.hpp"
+#include "net/socket.hpp"
 #include "rendezvous/wire.hpp"
 
 #include <atomic>
@@ -37,13 +37,13 @@ struct ServerConfig {
 // loop over all connections.
 class RendezvousServer {
  public:
-  RendezvousServer(Socket listener, ServerConfig config);
+  RendezvousServer(net::Socket listener, ServerConfig config);
   RendezvousServer(const RendezvousServer&) = delete;
   RendezvousServer& operator=(const RendezvousServer&) = delete;
   ~RendezvousServer();
 
-  [[nodiscard]] std::uint16_t port() const { return local_port(listener_.fd()); }
-  [[nodiscard]] std::string address() const { return local_address(listener_.fd()); }
+  [[nodiscard]] std::uint16_t port() const { return net::local_port(listener_.fd()); }
+  [[nodiscard]] std::string address() const { return net::local_address(listener_.fd()); }
 
   // Runs until every rank was released, then returns. Throws Error{Timeout} naming the missing
   // ranks when the deadline passes, Error{PeerFailed} when a joined rank disconnects early;
@@ -72,7 +72,7 @@ class RendezvousServer {
   // "ranks 2, 5" still awaited, plus any that gave up waiting.
   [[nodiscard]] std::string missing_ranks() const;
 
-  Socket listener_;
+  net::Socket listener_;
   ServerConfig config_;
   std::vector<std::unique_ptr<Connection>> connections_;
   std::vector<Connection*> connection_of_rank_;  // nullptr until that rank joined
