@@ -6,9 +6,9 @@
 #include <ringpipe/ring.hpp>
 
 #include "deadline.hpp"
+#include "net/socket.hpp"
 #include "rendezvous/client.hpp"
 #include "rendezvous/server.hpp"
-#include "rendezvous/socket.hpp"
 #include "ringpipe_config.hpp"
 
 #include <benchmark/benchmark.h>
@@ -64,7 +64,7 @@ void BM_Rendezvous_1024Ranks(benchmark::State& state) {
   constexpr int kRanks = 1024;
   for (auto _ : state) {
     rendezvous::RendezvousServer server(
-        rendezvous::listen_on("127.0.0.1", 0),
+        net::listen_on("127.0.0.1", 0),
         rendezvous::ServerConfig{kRanks, 1, 0, RINGPIPE_VERSION, std::chrono::seconds(30)});
     const std::uint16_t port = server.port();
     std::atomic<bool> stop{false};

@@ -8,9 +8,9 @@
 #include "liveness/advertised_host.hpp"
 #include "liveness/monitor.hpp"
 #include "log.hpp"
+#include "net/host.hpp"
 #include "rendezvous/client.hpp"
 #include "rendezvous/hosted.hpp"
-#include "rendezvous/socket.hpp"
 #include "ringpipe_config.hpp"
 #include "ucx/context.hpp"
 #include "ucx/endpoint.hpp"
@@ -136,8 +136,8 @@ rendezvous::Hello RingImpl::hello(const std::string& liveness_host) const {
   hello.local_rank = static_cast<std::uint32_t>(options_.local_rank);
   hello.job_id = options_.job_id;
   hello.comm_device = static_cast<std::uint8_t>(options_.comm_device);
-  hello.host = rendezvous::host_name();
-  hello.host_identity = rendezvous::host_identity();
+  hello.host = net::host_name();
+  hello.host_identity = net::host_identity();
   hello.gpu_identity = device_.uuid;
   hello.address = worker_.address();
   if (monitor_) {
@@ -180,7 +180,7 @@ void RingImpl::connect_gpu(const rendezvous::Peers& peers, const Deadline& deadl
   }
   const auto peer_of = [&](const rendezvous::PeerRecord& record) {
     return gpu::EdgePeer{static_cast<int>(record.rank),
-                         record.host_identity == rendezvous::host_identity(), record.gpu_identity};
+                         record.host_identity == net::host_identity(), record.gpu_identity};
   };
   gpu_edges_ = gpu::make_edges(worker_, *pred_, *succ_, peer_of(peers.pred), peer_of(peers.succ),
                                options_, device_, ucx_cuda, deadline);

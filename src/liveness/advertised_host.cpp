@@ -2,7 +2,8 @@
 #include "liveness/advertised_host.hpp"
 
 #include "log.hpp"
-#include "rendezvous/socket.hpp"
+#include "net/host.hpp"
+#include "net/interfaces.hpp"
 
 namespace ringpipe::liveness {
 namespace {
@@ -18,7 +19,7 @@ std::string advertised_host(const Options& options, const std::string& local) {
   if (!options.ifname.empty()) {
     // Of the family the listener serves: the one this rank reached the head by.
     const bool ipv6 = local.find(':') != std::string::npos;
-    if (auto address = rendezvous::interface_address(options.ifname, ipv6)) return *address;
+    if (auto address = net::interface_address(options.ifname, ipv6)) return *address;
     // Not a network interface of this host (UCX also takes device names such as mlx5_0:1).
     detail::log(LogLevel::Info, "interface " + options.ifname + " has no " +
                                     (ipv6 ? "IPv6" : "IPv4") +
@@ -26,7 +27,7 @@ std::string advertised_host(const Options& options, const std::string& local) {
                                     "network it reached the head by");
   }
   if (!is_loopback(local) || is_loopback(options.head)) return local;
-  return rendezvous::host_name();
+  return net::host_name();
 }
 
 }  // namespace ringpipe::liveness

@@ -24,7 +24,7 @@ using detail::Clock;
 
 // A connection that has not finished its Hello yet.
 struct Introduction {
-  rendezvous::Socket socket;
+  net::Socket socket;
   std::string remote;
   Clock::time_point deadline;
   std::array<std::byte, kHelloSize> bytes{};
@@ -77,10 +77,10 @@ bool read_some(Introduction& introduction) {
 
 }  // namespace
 
-Introduced accept_introduced(const rendezvous::Socket& listener,
+Introduced accept_introduced(const net::Socket& listener,
                              const std::function<bool(const Hello&)>& wanted,
                              const detail::Deadline& deadline, const std::string& who) {
-  rendezvous::set_nonblocking(listener.fd());
+  net::set_nonblocking(listener.fd());
   std::vector<Introduction> waiting;
   while (true) {
     std::erase_if(waiting, [](const Introduction& each) { return !each.socket.valid(); });
@@ -120,13 +120,12 @@ Introduced accept_introduced(const rendezvous::Socket& listener,
     }
     if ((fds[0].revents & POLLIN) == 0) continue;
     while (true) {  // everyone queued, so a flood cannot hide the neighbour behind it
-      rendezvous::Socket socket(
-          ::accept4(listener.fd(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+      net::Socket socket(::accept4(listener.fd(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
       if (!socket.valid()) break;
       const int on = 1;  // notices must not wait for Nagle's timer
       setsockopt(socket.fd(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
       make_room(waiting);
-      std::string remote = rendezvous::remote_address(socket.fd());
+      std::string remote = net::remote_address(socket.fd());
       waiting.push_back(
           Introduction{std::move(socket), std::move(remote), now + kIntroductionTimeout});
     }

@@ -8,7 +8,7 @@
 
 #include "deadline.hpp"
 #include "liveness/wire.hpp"
-#include "rendezvous/socket.hpp"
+#include "net/socket.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -22,14 +22,14 @@ inline constexpr std::size_t kMaxIntroductions = 64;
 inline constexpr std::chrono::milliseconds kIntroductionTimeout{1000};
 
 struct Introduced {
-  rendezvous::Socket socket;
+  net::Socket socket;
   Hello hello;
 };
 
 // Accepts connections on `listener` (non-blocking afterwards) until one sends a Hello that
 // `wanted` accepts, and returns it; the others are dropped and logged. Throws Error{Timeout}
 // naming `who` (what is awaited) when the deadline passes first.
-Introduced accept_introduced(const rendezvous::Socket& listener,
+Introduced accept_introduced(const net::Socket& listener,
                              const std::function<bool(const Hello&)>& wanted,
                              const detail::Deadline& deadline, const std::string& who);
 

@@ -37,7 +37,7 @@ std::string rank_name(int rank) { return "rank " + std::to_string(rank); }
 
 Hello read_hello(int fd, const detail::Deadline& deadline, const std::string& what) {
   std::array<std::byte, kHelloSize> bytes{};
-  rendezvous::recv_exact(fd, bytes, deadline, what);
+  net::recv_exact(fd, bytes, deadline, what);
   const std::optional<Hello> hello = decode_hello(bytes);
   if (!hello) throw Error(Errc::ProtocolMismatch, what + " is not a ringpipe liveness connection");
   return *hello;
@@ -55,8 +55,8 @@ Monitor::Monitor(const std::string& host, int rank, milliseconds stall_timeout,
     : rank_(rank),
       stall_timeout_(stall_timeout == kInfinite ? milliseconds(0) : stall_timeout),
       wake_(std::move(wake)),
-      listener_(rendezvous::listen_on(host, 0)),
-      port_(rendezvous::local_port(listener_.fd())),
+      listener_(net::listen_on(host, 0)),
+      port_(net::local_port(listener_.fd())),
       stop_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
   if (!stop_fd_.valid()) {
     throw Error(Errc::Internal, std::string("cannot create an eventfd: ") + std::strerror(errno));
@@ -84,13 +84,13 @@ void Monitor::connect(int world_size, const Neighbour& pred, const Neighbour& su
   Connection to_succ;
   if (connects) {
     try {
-      to_succ.socket = rendezvous::connect_to(succ.host, succ.port, deadline);
+      to_succ.socket = net::connect_to(succ.host, succ.port, deadline);
     } catch (const Error& error) {
       throw Error(error.code(),
                   "liveness connection " + succ_name + ": " + std::string(error.message()));
     }
     to_succ.rank = succ.rank;
-    rendezvous::send_all(to_succ.socket.fd(), hello_bytes, deadline, succ_name);
+    net::send_all(to_succ.socket.fd(), hello_bytes, deadline, succ_name);
   }
   if (accepts) connections_.push_back(accept_pred(pred.rank, mine, deadline));
   if (connects) {
@@ -108,7 +108,7 @@ void Monitor::connect(int world_size, const Neighbour& pred, const Neighbour& su
   milliseconds beat = beat_for(stall_timeout_);
   const auto now = Clock::now();
   for (Connection& connection : connections_) {
-    rendezvous::set_nonblocking(connection.socket.fd());
+    net::set_nonblocking(connection.socket.fd());
     connection.last_heard = now;
     beat = std::min(beat, beat_for(connection.stall_timeout));
   }
@@ -127,7 +127,7 @@ Monitor::Connection Monitor::accept_pred(int pred, const Hello& mine,
         return hello.rank == static_cast<std::uint32_t>(pred) && hello.secret == secret_;
       },
       deadline, "liveness connection " + name + ": the predecessor");
-  rendezvous::send_all(introduced.socket.fd(), encode(mine), deadline, name);
+  net::send_all(introduced.socket.fd(), encode(mine), deadline, name);
   Connection connection;
   connection.rank = pred;
   connection.socket = std::move(introduced.socket);

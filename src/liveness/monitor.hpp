@@ -10,7 +10,7 @@
 
 #include "deadline.hpp"
 #include "liveness/wire.hpp"
-#include "rendezvous/socket.hpp"
+#include "net/socket.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -78,7 +78,7 @@ class Monitor {
  private:
   struct Connection {
     int rank = 0;
-    rendezvous::Socket socket;
+    net::Socket socket;
     detail::Clock::time_point last_heard;
     std::chrono::milliseconds stall_timeout{0};  // the neighbour's: how often it needs a beat
     std::array<std::byte, kFrameSize> partial{};
@@ -106,7 +106,7 @@ class Monitor {
   int rank_;
   std::chrono::milliseconds stall_timeout_;
   std::function<void()> wake_;
-  rendezvous::Socket listener_;
+  net::Socket listener_;
   std::uint16_t port_ = 0;
   std::array<std::byte, kSecretSize> secret_{};
   std::chrono::milliseconds beat_interval_{1000};
@@ -118,7 +118,7 @@ class Monitor {
   std::vector<Event> events_;
   std::atomic<bool> has_events_{false};
 
-  rendezvous::Socket stop_fd_;  // eventfd: wakes the thread to stop
+  net::Socket stop_fd_;  // eventfd: wakes the thread to stop
   std::atomic<bool> stopping_{false};
   std::thread thread_;
 };

@@ -45,11 +45,11 @@ RendezvousClient::RendezvousClient(const std::string& head, std::uint16_t port,
                                    const detail::Deadline& deadline, std::string token)
     : head_("rendezvous head " + head + ":" + std::to_string(port)),
       token_(std::move(token)),
-      socket_(connect_to(head, port, deadline)) {}
+      socket_(net::connect_to(head, port, deadline)) {}
 
 Peers RendezvousClient::join(const Hello& hello, const detail::Deadline& deadline) {
   authenticate(hello.job_id, deadline);
-  send_all(socket_.fd(), encode(hello), deadline, head_);
+  net::send_all(socket_.fd(), encode(hello), deadline, head_);
   return decode_peers(expect(FrameType::Peers, deadline));
 }
 
@@ -64,7 +64,7 @@ void RendezvousClient::authenticate(std::uint64_t job_id, const detail::Deadline
     response.proof = rank_proof(token_, challenge.head_nonce, response.rank_nonce, job_id);
   }
   // Sent even when the tokens cannot match, so that the head logs why this rank left.
-  send_all(socket_.fd(), encode(response), deadline, head_);
+  net::send_all(socket_.fd(), encode(response), deadline, head_);
   if (has_token && !challenge.head_has_token) {
     throw Error(Errc::AuthFailed,
                 "the " + head_ +
@@ -88,12 +88,12 @@ void RendezvousClient::authenticate(std::uint64_t job_id, const detail::Deadline
 }
 
 void RendezvousClient::ready(const detail::Deadline& deadline) {
-  send_all(socket_.fd(), encode_empty(FrameType::Ready), deadline, head_);
+  net::send_all(socket_.fd(), encode_empty(FrameType::Ready), deadline, head_);
   expect(FrameType::Go, deadline);
 }
 
 std::vector<std::byte> RendezvousClient::expect(FrameType type, const detail::Deadline& deadline) {
-  if (!wait_readable(socket_.fd(), deadline)) give_up(deadline);
+  if (!net::wait_readable(socket_.fd(), deadline)) give_up(deadline);
   Frame frame = read_frame(detail::Deadline(kFrameTimeout));
   if (frame.type == FrameType::Error) throw_reply(frame.payload);
   if (frame.type != type) {
@@ -107,10 +107,10 @@ std::vector<std::byte> RendezvousClient::expect(FrameType type, const detail::De
 
 RendezvousClient::Frame RendezvousClient::read_frame(const detail::Deadline& deadline) {
   std::byte header_bytes[kHeaderSize];
-  recv_exact(socket_.fd(), header_bytes, deadline, head_);
+  net::recv_exact(socket_.fd(), header_bytes, deadline, head_);
   const FrameHeader header = decode_header(header_bytes);
   Frame frame{header.type, std::vector<std::byte>(header.payload_size)};
-  recv_exact(socket_.fd(), frame.payload, deadline, head_);
+  net::recv_exact(socket_.fd(), frame.payload, deadline, head_);
   return frame;
 }
 
@@ -126,7 +126,7 @@ void RendezvousClient::give_up(const detail::Deadline& deadline) {
                                                             kLeastAnswerTime, kMostAnswerTime);
     const detail::Deadline answer_deadline(
         std::chrono::duration_cast<std::chrono::milliseconds>(window));
-    send_all(socket_.fd(), encode_empty(FrameType::Abandon), answer_deadline, head_);
+    net::send_all(socket_.fd(), encode_empty(FrameType::Abandon), answer_deadline, head_);
     answer = read_frame(answer_deadline);
   } catch (const Error&) {
     // The head is gone or stuck: this rank's own view is all there is.

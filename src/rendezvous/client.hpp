@@ -2,7 +2,7 @@
 #pragma once
 
 #include "deadline.hpp"
-#include "rendezvous/socket.hpp"
+#include "net/socket.hpp"
 #include "rendezvous/wire.hpp"
 
 #include <cstdint>
@@ -24,7 +24,7 @@ class RendezvousClient {
   // knows the token. Throws Error{AuthFailed} saying which side lacks the token or has another.
   Peers join(const Hello& hello, const detail::Deadline& deadline);
   // This rank's IP on the route to the head: where its neighbours can reach it.
-  [[nodiscard]] std::string local_host() const { return rendezvous::local_host(socket_.fd()); }
+  [[nodiscard]] std::string local_host() const { return net::local_host(socket_.fd()); }
   // Says this rank is connected and waits until every rank is (the release barrier).
   void ready(const detail::Deadline& deadline);
 
@@ -47,7 +47,7 @@ class RendezvousClient {
 
   std::string head_;
   std::string token_;
-  Socket socket_;
+  net::Socket socket_;
 };
 
 }  // namespace ringpipe::rendezvous

@@ -1,7 +1,7 @@
 // ringpipe: rank 0 hosts the rendezvous on a thread while its Ring is being built.
 #include "rendezvous/hosted.hpp"
 
-#include "rendezvous/socket.hpp"
+#include "net/socket.hpp"
 #include "ringpipe_config.hpp"
 
 #include <algorithm>
@@ -9,9 +9,9 @@
 namespace ringpipe::rendezvous {
 namespace {
 
-Socket listener_for(const Options& options) {
-  return options.listen_fd >= 0 ? adopt_listener(options.listen_fd, options.port)
-                                : listen_on(options.head, options.port, options.port_origin);
+net::Socket listener_for(const Options& options) {
+  return options.listen_fd >= 0 ? net::adopt_listener(options.listen_fd, options.port)
+                                : net::listen_on(options.head, options.port, options.port_origin);
 }
 
 }  // namespace

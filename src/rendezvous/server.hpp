@@ -4,13 +4,14 @@
 #include <ringpipe/error.hpp>
 
 #include "deadline.hpp"
-#include "rendezvous/socket.hpp"
+#include "net/socket.hpp"
+#include "rendezvous/connections.hpp"
 #include "rendezvous/wire.hpp"
 
 #include <atomic>
 #include <cstdint>
-#include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -34,16 +35,16 @@ struct ServerConfig {
 // each rank with its two neighbours' records, waits until every rank is Ready and releases them all
 // with Go. Non-ringpipe clients, garbage and invalid ranks are logged and dropped (a ringpipe rank
 // first gets an Error frame saying why) without disturbing the others. Single-threaded: one poll()
-// loop over all connections.
-class RendezvousServer {
+// loop serves all connections (see rendezvous/connections.hpp); this class says what their frames
+// mean.
+class RendezvousServer : private ConnectionProtocol {
  public:
-  RendezvousServer(Socket listener, ServerConfig config);
+  RendezvousServer(net::Socket listener, ServerConfig config);
   RendezvousServer(const RendezvousServer&) = delete;
   RendezvousServer& operator=(const RendezvousServer&) = delete;
-  ~RendezvousServer();
 
-  [[nodiscard]] std::uint16_t port() const { return local_port(listener_.fd()); }
-  [[nodiscard]] std::string address() const { return local_address(listener_.fd()); }
+  [[nodiscard]] std::uint16_t port() const { return connections_.port(); }
+  [[nodiscard]] std::string address() const { return connections_.address(); }
 
   // Runs until every rank was released, then returns. Throws Error{Timeout} naming the missing
   // ranks when the deadline passes, Error{PeerFailed} when a joined rank disconnects early;
@@ -52,36 +53,27 @@ class RendezvousServer {
   void run(const detail::Deadline& deadline, const std::atomic<bool>& stop);
 
  private:
-  struct Connection;
-
-  void accept_all();
-  void read_from(Connection& connection);
-  void handle_frame(Connection& connection, FrameType type, std::span<const std::byte> payload);
+  void greet(Connection& connection) override;
+  void handle_frame(Connection& connection, FrameType type,
+                    std::span<const std::byte> payload) override;
   void authenticate(Connection& connection, const AuthResponse& response);
   void register_rank(Connection& connection, Hello hello);
   void reject(Connection& connection, Errc code, const std::string& message);
-  // Closes a connection that sent garbage, nothing in time, or a frame out of turn, logging
-  // why; unlike reject(), nothing is sent back.
-  void drop(Connection& connection, const std::string& why);
   void abandon(Connection& connection);
-  void flush(Connection& connection);
   void broadcast_peers();
-  void turn_away_latecomers();
-  void linger(Connection& connection, detail::Clock::time_point now);
+  void release_all();
   void abort_all(Errc code, const std::string& message);
   // "ranks 2, 5" still awaited, plus any that gave up waiting.
   [[nodiscard]] std::string missing_ranks() const;
 
-  Socket listener_;
   ServerConfig config_;
-  std::vector<std::unique_ptr<Connection>> connections_;
+  Connections connections_;
   std::vector<Connection*> connection_of_rank_;  // nullptr until that rank joined
   std::vector<Hello> hellos_;
   std::vector<bool> gave_up_;  // ranks that joined, then left at their own deadline
   int joined_ = 0;
   int ready_ = 0;
   bool peers_sent_ = false;
-  detail::Clock::time_point accept_paused_until_{};
   struct Failure {
     Errc code;
     std::string message;

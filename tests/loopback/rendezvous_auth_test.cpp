@@ -8,9 +8,9 @@
 #include "deadline.hpp"
 #include "head_thread.hpp"
 #include "multiproc.hpp"
+#include "net/socket.hpp"
 #include "rendezvous/auth.hpp"
 #include "rendezvous/client.hpp"
-#include "rendezvous/socket.hpp"
 #include "rendezvous/wire.hpp"
 #include "rendezvous_clients.hpp"
 #include "ringpipe_config.hpp"
@@ -200,10 +200,10 @@ TEST(RendezvousAuth, HeadWithATokenRefusesARankWithoutOne) {
 TEST(RendezvousAuth, ClientsWithoutTheTokenCannotTakeARankSlot) {
   HeadThread head(2, 5s, 20s, kToken);
   const auto connect = [&] {
-    return rendezvous::connect_to("127.0.0.1", head.port(), detail::Deadline(2s));
+    return net::connect_to("127.0.0.1", head.port(), detail::Deadline(2s));
   };
   const Bytes hello = rendezvous::encode(hello_of(2, 1));
-  std::vector<rendezvous::Socket> attackers;
+  std::vector<net::Socket> attackers;
   // 1. A Hello without authenticating.
   attackers.push_back(connect());
   ASSERT_TRUE(send_raw(attackers.back().fd(), hello));
@@ -222,7 +222,7 @@ TEST(RendezvousAuth, ClientsWithoutTheTokenCannotTakeARankSlot) {
   // 4. Replays a proof that was valid for another connection's challenge (as an eavesdropper
   // would have seen it), then sends a Hello.
   {
-    const rendezvous::Socket observed = connect();
+    const net::Socket observed = connect();
     const std::optional<RawFrame> challenge = read_frame_raw(observed.fd(), 5s);
     ASSERT_TRUE(challenge && challenge->type == FrameType::AuthChallenge);
     const rendezvous::AuthChallenge seen = rendezvous::decode_auth_challenge(challenge->payload);
@@ -233,7 +233,7 @@ TEST(RendezvousAuth, ClientsWithoutTheTokenCannotTakeARankSlot) {
     replay.insert(replay.end(), hello.begin(), hello.end());
     ASSERT_TRUE(send_raw(attackers.back().fd(), replay));
   }
-  for (const rendezvous::Socket& attacker : attackers) {
+  for (const net::Socket& attacker : attackers) {
     const std::vector<RawFrame> frames = frames_until_closed(attacker.fd());
     ASSERT_EQ(frames.size(), 2u) << "frame types " << types_of(frames);
     EXPECT_EQ(frames[0].type, FrameType::AuthChallenge);
@@ -251,12 +251,12 @@ TEST(RendezvousAuth, ClientsWithoutTheTokenCannotTakeARankSlot) {
 
 // A fake head that knows no token cannot make a rank give away its Hello (its addresses).
 TEST(RendezvousAuth, RankChecksTheHeadsProofBeforeSendingItsHello) {
-  rendezvous::Socket listener = rendezvous::listen_on("127.0.0.1", 0);
-  const std::uint16_t port = rendezvous::local_port(listener.fd());
+  net::Socket listener = net::listen_on("127.0.0.1", 0);
+  const std::uint16_t port = net::local_port(listener.fd());
   std::promise<std::size_t> after_response;  // bytes the rank sent after its AuthResponse
   std::thread fake_head([&] {
     std::size_t extra = 0;
-    if (rendezvous::wait_readable(listener.fd(), detail::Deadline(5s))) {
+    if (net::wait_readable(listener.fd(), detail::Deadline(5s))) {
       const int fd = ::accept(listener.fd(), nullptr, nullptr);
       if (fd >= 0) {
         send_raw(fd,

@@ -2,8 +2,8 @@
 #include <ringpipe/error.hpp>
 
 #include "head_thread.hpp"
+#include "net/socket.hpp"
 #include "rendezvous/server.hpp"
-#include "rendezvous/socket.hpp"
 #include "rendezvous/wire.hpp"
 #include "rendezvous_clients.hpp"
 #include "ringpipe_config.hpp"
@@ -22,6 +22,11 @@ namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
+using net::connect_to;
+using net::recv_exact;
+using net::send_all;
+using net::Socket;
+using net::wait_readable;
 using test::authenticate_raw;
 using test::HeadThread;
 using test::kHeadJobId;

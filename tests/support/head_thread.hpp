@@ -5,8 +5,8 @@
 #include <ringpipe/error.hpp>
 
 #include "deadline.hpp"
+#include "net/socket.hpp"
 #include "rendezvous/server.hpp"
-#include "rendezvous/socket.hpp"
 #include "ringpipe_config.hpp"
 
 #include <atomic>
@@ -29,7 +29,7 @@ class HeadThread {
   HeadThread(int world_size, std::chrono::milliseconds hello_timeout,
              std::chrono::milliseconds timeout, std::string token = {},
              const std::string& host = "127.0.0.1")
-      : server_(rendezvous::listen_on(host, 0),
+      : server_(net::listen_on(host, 0),
                 rendezvous::ServerConfig{world_size, kHeadJobId, 0, RINGPIPE_VERSION, hello_timeout,
                                          std::move(token)}),
         thread_([this, timeout] {

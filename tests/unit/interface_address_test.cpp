@@ -1,9 +1,9 @@
 // The address a rank advertises for a named interface (RINGPIPE_IFNAME).
-#include "rendezvous/socket.hpp"
+#include "net/interfaces.hpp"
 
 #include <gtest/gtest.h>
 
-namespace ringpipe::rendezvous {
+namespace ringpipe::net {
 namespace {
 
 TEST(InterfaceAddress, LoopbackHasItsIpv4Address) {
@@ -24,4 +24,4 @@ TEST(InterfaceAddress, AnUnknownInterfaceHasNone) {
 }
 
 }  // namespace
-}  // namespace ringpipe::rendezvous
+}  // namespace ringpipe::net

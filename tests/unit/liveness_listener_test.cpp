@@ -1,7 +1,7 @@
 // The liveness listener while the ring forms: strangers that connect and stay silent, send
 // garbage or claim the neighbour's rank without the secret never delay the real neighbour.
 #include "liveness/monitor.hpp"
-#include "rendezvous/socket.hpp"
+#include "net/socket.hpp"
 
 #include <ringpipe/error.hpp>
 
@@ -30,9 +30,9 @@ template <typename Behave>
 Clock::duration formation_time_with(int strangers, Behave&& behave) {
   Monitor rank0("127.0.0.1", 0, 30s, [] {});
   Monitor rank1("127.0.0.1", 1, 30s, [] {});
-  std::vector<rendezvous::Socket> crowd;
+  std::vector<net::Socket> crowd;
   for (int i = 0; i < strangers; ++i) {
-    crowd.push_back(rendezvous::connect_to("127.0.0.1", rank1.port(), detail::Deadline(5s)));
+    crowd.push_back(net::connect_to("127.0.0.1", rank1.port(), detail::Deadline(5s)));
     behave(crowd.back().fd(), i);
   }
   const detail::Deadline deadline(10s);

@@ -1,15 +1,15 @@
-// ringpipe: TCP sockets for the rendezvous, every call bounded by a deadline.
+// ringpipe: TCP sockets for the rendezvous and the liveness links, every call bounded by a
+// deadline.
 #pragma once
 
 #include "deadline.hpp"
 
 #include <cstddef>
 #include <cstdint>
-#include <optional>
 #include <span>
 #include <string>
 
-namespace ringpipe::rendezvous {
+namespace ringpipe::net {
 
 // Owns one file descriptor.
 class Socket {
@@ -66,13 +66,4 @@ void set_nonblocking(int fd);
 // Waits until fd is readable (or closed); false if the deadline passed first.
 bool wait_readable(int fd, const detail::Deadline& deadline);
 
-// The numeric IPv4 (or, with `want_ipv6`, IPv6) address of network interface `name` ("eth0");
-// IPv6 link-local addresses are skipped (they need a scope to be reached). nullopt if there is
-// no such interface or it has no address of that family.
-std::optional<std::string> interface_address(const std::string& name, bool want_ipv6);
-
-// Name of this host, and an identity that differs between hosts and between boots.
-std::string host_name();
-std::string host_identity();
-
-}  // namespace ringpipe::rendezvous
+}  // namespace ringpipe::net

@@ -1,11 +1,10 @@
-// ringpipe: TCP sockets for the rendezvous.
-#include "rendezvous/socket.hpp"
+// ringpipe: TCP sockets for the rendezvous and the liveness links.
+#include "net/socket.hpp"
 
 #include <ringpipe/error.hpp>
 
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <ifaddrs.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -15,13 +14,12 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <memory>
 #include <system_error>
 #include <thread>
 #include <utility>
 
-namespace ringpipe::rendezvous {
+namespace ringpipe::net {
 namespace {
 
 std::string errno_text(int err) { return std::system_category().message(err); }
@@ -304,39 +302,4 @@ bool wait_readable(int fd, const detail::Deadline& deadline) {
   return wait_for(fd, POLLIN, deadline);
 }
 
-std::optional<std::string> interface_address(const std::string& name, bool want_ipv6) {
-  ifaddrs* list = nullptr;
-  if (getifaddrs(&list) != 0) return std::nullopt;
-  std::optional<std::string> ipv4, ipv6;
-  for (const ifaddrs* entry = list; entry != nullptr; entry = entry->ifa_next) {
-    if (entry->ifa_addr == nullptr || name != entry->ifa_name) continue;
-    char text[INET6_ADDRSTRLEN] = {};
-    if (entry->ifa_addr->sa_family == AF_INET && !ipv4) {
-      const auto* address = reinterpret_cast<const sockaddr_in*>(entry->ifa_addr);
-      if (inet_ntop(AF_INET, &address->sin_addr, text, sizeof text) != nullptr) ipv4 = text;
-    } else if (entry->ifa_addr->sa_family == AF_INET6 && !ipv6) {
-      const auto* address = reinterpret_cast<const sockaddr_in6*>(entry->ifa_addr);
-      if (!IN6_IS_ADDR_LINKLOCAL(&address->sin6_addr) &&
-          inet_ntop(AF_INET6, &address->sin6_addr, text, sizeof text) != nullptr) {
-        ipv6 = text;
-      }
-    }
-  }
-  freeifaddrs(list);
-  return want_ipv6 ? ipv6 : ipv4;
-}
-
-std::string host_name() {
-  char name[256] = {};
-  if (gethostname(name, sizeof name - 1) != 0) return "unknown-host";
-  return name;
-}
-
-std::string host_identity() {
-  std::ifstream boot("/proc/sys/kernel/random/boot_id");
-  std::string boot_id;
-  std::getline(boot, boot_id);
-  return host_name() + "/" + (boot_id.empty() ? "no-boot-id" : boot_id);
-}
-
-}  // namespace ringpipe::rendezvous
+}  // namespace ringpipe::net
