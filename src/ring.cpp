@@ -148,6 +148,11 @@ rendezvous::Hello RingImpl::hello(const std::string& liveness_host) const {
 }
 
 void RingImpl::connect(const rendezvous::Peers& peers) {
+  // Both addresses before either endpoint: a neighbour refused for a bad address cannot have
+  // left (and taken its shared memory with it) while this rank connects to the other one.
+  for (const rendezvous::PeerRecord* record : {&peers.pred, &peers.succ}) {
+    ucx::check_peer_address(worker_, record->address, static_cast<int>(record->rank));
+  }
   for (const rendezvous::PeerRecord* record : {&peers.pred, &peers.succ}) {
     const int peer = static_cast<int>(record->rank);
     if (!links_.empty() && links_.front()->peer == peer) continue;  // world size 1 or 2

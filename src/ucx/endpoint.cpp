@@ -29,14 +29,19 @@ void on_flushed(void* /*request*/, ucs_status_t status, void* user_data) {
 
 }  // namespace
 
-Endpoint::Endpoint(Worker& worker, const std::vector<std::byte>& remote_address, int peer_rank)
-    : worker_(worker), peer_(peer_rank) {
+void check_peer_address(const Worker& worker, const std::vector<std::byte>& remote_address,
+                        int peer_rank) {
   // UCX would trust these bytes from the network blindly (and abort on some).
   if (const auto defect = worker.address_check().defect(remote_address)) {
     throw Error(Errc::InvalidArgument, "rank " + std::to_string(peer_rank) +
                                            " sent a UCX worker address that is not one: " +
                                            *defect + "; not connecting to it");
   }
+}
+
+Endpoint::Endpoint(Worker& worker, const std::vector<std::byte>& remote_address, int peer_rank)
+    : worker_(worker), peer_(peer_rank) {
+  check_peer_address(worker, remote_address, peer_rank);
   ucp_ep_params_t params{};
   params.field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE |
                       UCP_EP_PARAM_FIELD_ERR_HANDLER;

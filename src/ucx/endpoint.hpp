@@ -12,6 +12,10 @@
 
 namespace ringpipe::ucx {
 
+// Throws InvalidArgument naming `peer_rank` if UCX could not safely read `remote_address`.
+void check_peer_address(const Worker& worker, const std::vector<std::byte>& remote_address,
+                        int peer_rank);
+
 // Owns a ucp_ep created in error handling mode PEER. A broken connection is recorded (from the
 // UCX callback) and reported through failed()/failure(); the Ring reacts after progress.
 class Endpoint {
