@@ -17,7 +17,7 @@ import tempfile
 import textwrap
 import time
 from dataclasses import dataclass
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional
 
 import pytest
 
@@ -171,4 +171,42 @@ def wait_for_line(proc: subprocess.Popen, text: str, timeout: float) -> str:
     pytest.fail(f"no line with {text!r} within {timeout} s; saw: {seen.decode(errors='replace')!r}")
 
 
-__all__ = ["PYTHON", "Ranks", "RankResult", "describe", "wait_for_line", "signal"]
+# How often a wait looks again: far below the timings the tests measure.
+POLL_INTERVAL_S = 0.002
+
+
+def wait_until(condition: Callable[[], bool], timeout: float) -> bool:
+    """True once condition() holds; False if `timeout` seconds passed first."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(POLL_INTERVAL_S)
+    return True
+
+
+def sleeps_in_poll(pid: int, tid: Optional[int] = None) -> bool:
+    """True while thread `tid` of process `pid` (its main thread by default) sleeps in poll(),
+    as a ringpipe wait does between its looks at progress and at Python's signals. The kernel's
+    wchan names the function a sleeping thread waits in; Python itself never polls there, and
+    torch's worker pools wait on futexes."""
+    try:
+        with open(f"/proc/{pid}/task/{tid or pid}/wchan") as wchan:
+            return "poll" in wchan.read()
+    except OSError:  # gone
+        return False
+
+
+def wait_until_blocked(proc: subprocess.Popen, timeout: float) -> None:
+    """Returns once proc's main thread is inside a blocking ringpipe call; fails the test if proc
+    exits or `timeout` passes first."""
+    if not wait_until(lambda: proc.poll() is not None or sleeps_in_poll(proc.pid), timeout):
+        pytest.fail(f"process {proc.pid} did not block in a ringpipe wait within {timeout} s")
+    if proc.poll() is not None:
+        out, err = proc.communicate()
+        pytest.fail(f"process {proc.pid} exited ({proc.returncode}) instead of blocking in a "
+                    f"ringpipe wait:\nstdout:\n{out}\nstderr:\n{err}")
+
+
+__all__ = ["PYTHON", "Ranks", "RankResult", "describe", "wait_for_line", "wait_until",
+           "sleeps_in_poll", "wait_until_blocked", "signal"]

@@ -1,6 +1,7 @@
 """Waits release the GIL (other threads run, even on the same ring) and Ctrl-C interrupts a
 blocking call promptly, leaving the ring as the C++ contract says."""
 
+import os
 import signal
 import subprocess
 import threading
@@ -9,7 +10,7 @@ import time
 import pytest
 
 import ringpipe
-from conftest import PYTHON, rank_env, wait_for_line
+from conftest import PYTHON, rank_env, sleeps_in_poll, wait_for_line, wait_until, wait_until_blocked
 
 torch = pytest.importorskip("torch")
 
@@ -18,13 +19,17 @@ def test_other_threads_run_during_a_blocking_recv():
     with ringpipe.Ring(env=False, world_size=1) as ring:
         counter = [0]
         stop = threading.Event()
+        main_tid = threading.get_native_id()
 
         def count():
             while not stop.is_set():
                 counter[0] += 1
 
+        main_blocked = []
+
         def send_later():
-            time.sleep(0.3)
+            main_blocked.append(wait_until(lambda: sleeps_in_poll(os.getpid(), main_tid), 10))
+            time.sleep(0.3)  # the receive waits this long, with the counter running
             ring.succ.send(torch.arange(8), tag=3)  # the same ring, from another thread
 
         threads = [threading.Thread(target=count), threading.Thread(target=send_later)]
@@ -37,6 +42,7 @@ def test_other_threads_run_during_a_blocking_recv():
         stop.set()
         for thread in threads:
             thread.join(timeout=10)
+        assert main_blocked == [True], "the receive never blocked"
         assert inp.tolist() == list(range(8))
         assert 0.25 < waited < 5, waited
         assert counter[0] > 10000, counter[0]  # the counter ran while recv waited
@@ -86,7 +92,7 @@ def test_ctrl_c_interrupts_a_blocking_call_promptly(tmp_path, what):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_for_line(proc, "waiting", 60)
-        time.sleep(0.3)  # inside the blocking call
+        wait_until_blocked(proc, 30)
         sent = time.monotonic()
         proc.send_signal(signal.SIGINT)
         early = wait_for_line(proc, "interrupted after", 10)
@@ -104,8 +110,12 @@ def test_ctrl_c_interrupts_a_blocking_call_promptly(tmp_path, what):
 
 def test_abort_from_a_watchdog_thread_ends_a_blocked_recv_at_once():
     with ringpipe.Ring(env=False, world_size=1) as ring:
+        main_tid = threading.get_native_id()
+        main_blocked = []
+
         def watchdog():
-            time.sleep(0.3)
+            main_blocked.append(wait_until(lambda: sleeps_in_poll(os.getpid(), main_tid), 10))
+            time.sleep(0.3)  # the receive stays blocked this long before the abort
             ring.abort()
 
         thread = threading.Thread(target=watchdog)
@@ -116,4 +126,5 @@ def test_abort_from_a_watchdog_thread_ends_a_blocked_recv_at_once():
             ring.pred.recv(inp, tag=5, timeout=20)
         waited = time.monotonic() - start
         thread.join(timeout=10)
+        assert main_blocked == [True], "the receive never blocked"
         assert 0.25 < waited < 3, waited
