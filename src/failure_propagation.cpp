@@ -5,6 +5,7 @@
 #include "log.hpp"
 #include "ucx/status.hpp"
 
+#include <algorithm>
 #include <string>
 #include <thread>
 
@@ -43,11 +44,14 @@ void FailurePropagation::apply_link_events() {
     worker_.drain_arrivals(kIdlePollsWhenDrained, Deadline(kDrainTimeout));
     for (const liveness::Event& event : monitor_->take_events()) note(event);
   }
-  // A rank that was stopped learns first that its neighbours declared it stalled: its view of
-  // them (connections ended while it slept) must not be taken for their failure. Likewise a
-  // neighbour that ended its link on purpose (a failed send, an abort) closed its endpoint
-  // right after telling: the closed endpoint is the consequence, the notice the cause.
-  if (notice_ && (notice_->origin == rank_ || ended_on_purpose(*notice_))) apply_notice();
+  // A neighbour's notice names where the ring broke, and comes first when this rank's own view
+  // says less: connections that ended while this rank was stopped (and declared stalled), or
+  // an endpoint that merely failed (a neighbour that left once it was told, or that ended its
+  // link on purpose). A goodbye or a liveness verdict on a neighbour is applied as it is.
+  const bool says_less = std::any_of(links_.begin(), links_.end(), [this](const auto& link) {
+    return !link->reported && unexplained(*link);
+  });
+  if (notice_ && (notice_->origin == rank_ || says_less)) apply_notice();
   for (const auto& link : links_) {
     if (!link->reported && unexplained(*link) && await_explanation()) {
       return apply_link_events();  // the liveness connection said more: apply that
@@ -73,16 +77,6 @@ void FailurePropagation::apply_link_events() {
     }
   }
   if (notice_) apply_notice();
-}
-
-bool FailurePropagation::ended_on_purpose(const liveness::Event& notice) const {
-  if (notice.reason != liveness::Reason::LinkFailed && notice.reason != liveness::Reason::Aborted) {
-    return false;
-  }
-  for (const auto& link : links_) {
-    if (link->peer == notice.origin) return true;
-  }
-  return false;
 }
 
 bool FailurePropagation::unexplained(const Link& link) const {

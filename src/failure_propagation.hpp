@@ -44,8 +44,6 @@ class FailurePropagation {
 
  private:
   void apply_notice();
-  // The notice's origin is a neighbour that ended its link itself (a failed link, an abort).
-  [[nodiscard]] bool ended_on_purpose(const liveness::Event& notice) const;
   // The link's endpoint failed, and nothing says why yet.
   [[nodiscard]] bool unexplained(const Link& link) const;
   // Waits briefly for the liveness connection to explain a failed endpoint; true if it spoke.
