@@ -168,13 +168,25 @@ std::string parse_head(const EnvValue& env) {
   return env.value;
 }
 
+// NCCL_SOCKET_IFNAME's forms ("eth,ib", "^docker,lo", "=eth0"); which interfaces they select
+// is decided at Ring start, on the host that runs the rank.
 std::string parse_ifname(const EnvValue& env) {
-  const std::string_view text = env.value;
-  if (text.empty() || text.size() > kMaxIfnameLength || has_space(text) ||
-      text.find('/') != std::string_view::npos) {
-    env.fail("a network interface name of 1..15 characters without '/' or whitespace");
+  constexpr std::string_view kExpected =
+      "interface names or prefixes of 1..15 characters without '/' or whitespace, separated by "
+      "',', optionally after '^' (exclude) and/or '=' (exact names)";
+  std::string_view list = env.value;
+  if (!list.empty() && list.front() == '^') list.remove_prefix(1);
+  if (!list.empty() && list.front() == '=') list.remove_prefix(1);
+  while (true) {
+    const std::size_t comma = list.find(',');
+    const std::string_view entry = list.substr(0, comma);
+    if (entry.empty() || entry.size() > kMaxIfnameLength || has_space(entry) ||
+        entry.find('/') != std::string_view::npos) {
+      env.fail(kExpected);
+    }
+    if (comma == std::string_view::npos) return env.value;
+    list.remove_prefix(comma + 1);
   }
-  return env.value;
 }
 
 [[noreturn]] void invalid(const std::string& message) {
