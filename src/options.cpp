@@ -31,6 +31,10 @@ constexpr int kMaxWorldSize = 65536;
 constexpr double kMaxTimeoutSeconds = 1e6;
 // The rendezvous takes MASTER_PORT + 1, which must still be a TCP port.
 constexpr std::uint64_t kMaxMasterPort = 65534;
+// Under mpirun no launcher variable names a port, so each rank derives the same one from Open
+// MPI's job id: below Linux's ephemeral ports (32768 up), so no outgoing connection holds it.
+constexpr std::uint32_t kJobPortBase = 20000;
+constexpr std::uint32_t kJobPortCount = 32768 - kJobPortBase;
 // IFNAMSIZ - 1: the kernel rejects longer interface names, so fail early with a clear message.
 constexpr std::size_t kMaxIfnameLength = 15;
 
@@ -187,6 +191,23 @@ std::string parse_ifname(const EnvValue& env) {
     if (comma == std::string_view::npos) return env.value;
     list.remove_prefix(comma + 1);
   }
+}
+
+// FNV-1a: spreads a job id's text evenly over the port range, the same way on every host.
+std::uint32_t hash_text(std::string_view text) {
+  std::uint32_t hash = 2166136261u;
+  for (char c : text) {
+    hash ^= static_cast<unsigned char>(c);
+    hash *= 16777619u;
+  }
+  return hash;
+}
+
+// The rendezvous port of a job started by Open MPI's mpirun: the same on every rank, and
+// different for jobs that run at the same time unless they are unlucky (rank 0 then names the
+// port in use and RINGPIPE_PORT).
+std::uint16_t port_from_job_id(const EnvValue& job) {
+  return static_cast<std::uint16_t>(kJobPortBase + hash_text(job.value) % kJobPortCount);
 }
 
 [[noreturn]] void invalid(const std::string& message) {
@@ -354,13 +375,30 @@ void read_tuning_from_env(Options& options) {
 Options Options::from_env() {
   Options options;
 
-  if (auto env = first_set({"RINGPIPE_HEAD", "MASTER_ADDR"})) options.head = parse_head(*env);
+  const auto head_env = first_set({"RINGPIPE_HEAD", "MASTER_ADDR"});
+  if (head_env) options.head = parse_head(*head_env);
+  // Open MPI's variables: only its launcher sets them, and it names no head or port.
+  const bool under_mpirun = first_set({"OMPI_COMM_WORLD_SIZE"}).has_value();
   if (auto env = first_set({"RINGPIPE_PORT"})) {
     options.port = static_cast<std::uint16_t>(parse_int(*env, 0, 65535));
     options.port_origin = std::string(env->name) + "=" + env->value;
   } else if (auto master = first_set({"MASTER_PORT"})) {
     options.port = parse_master_port(*master);
     options.port_origin = std::string(master->name) + "=" + master->value + " + 1";
+  } else if (auto job = first_set({"OMPI_MCA_ess_base_jobid", "PMIX_NAMESPACE"});
+             job && under_mpirun) {
+    options.port = port_from_job_id(*job);
+    options.port_origin = "Open MPI's job id " + job->assignment();
+  }
+  // The default head is this host: right for one host only, and ranks elsewhere would wait for
+  // a rendezvous that never comes, so say at once what is missing.
+  if (auto nodes = first_set({"OMPI_MCA_orte_num_nodes"}); nodes && under_mpirun && !head_env) {
+    if (parse_int(*nodes, 1, std::numeric_limits<int>::max()) > 1) {
+      invalid(nodes->describe() +
+              ": the job runs on several hosts, and neither RINGPIPE_HEAD nor "
+              "MASTER_ADDR is set: set RINGPIPE_HEAD to the address of rank "
+              "0's host on every rank (mpirun -x RINGPIPE_HEAD=...)");
+    }
   }
 
   const auto world_env =
