@@ -24,6 +24,13 @@ std::vector<std::string_view> split_on_commas(std::string_view list) {
   }
 }
 
+// "a, b, c": names in a message.
+std::string listed(const std::vector<std::string>& names) {
+  std::string text;
+  for (const std::string& name : names) text += (text.empty() ? "" : ", ") + name;
+  return text;
+}
+
 bool is_ucx_device(std::string_view entry) { return entry.find(':') != std::string_view::npos; }
 
 void add_once(std::vector<std::string>& names, std::string_view name) {
@@ -101,7 +108,7 @@ std::vector<std::string> resolve_interfaces(const std::string& spec) {
                     "\" (RINGPIPE_IFNAME) selects no interface of this host (interfaces that are "
                     "up with an IP "
                     "address: " +
-                    (interfaces.empty() ? "none" : join_names(interfaces)) +
+                    (interfaces.empty() ? "none" : listed(interfaces)) +
                     "; the forms are \"eth,ib\" for name prefixes, \"^docker,lo\" to exclude, "
                     "\"=eth0\" for exact names, \"mlx5_0:1\" for a UCX device)");
   }
