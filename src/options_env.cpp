@@ -36,6 +36,10 @@ namespace {
 constexpr double kMaxTimeoutSeconds = 1e6;
 // The rendezvous takes MASTER_PORT + 1, which must still be a TCP port.
 constexpr std::uint64_t kMaxMasterPort = 65534;
+// Under mpirun no launcher variable names a port, so each rank derives the same one from Open
+// MPI's job id: below Linux's ephemeral ports (32768 up), so no outgoing connection holds it.
+constexpr std::uint32_t kJobPortBase = 20000;
+constexpr std::uint32_t kJobPortCount = 32768 - kJobPortBase;
 // IFNAMSIZ - 1: the kernel rejects longer interface names, so fail early with a clear message.
 constexpr std::size_t kMaxIfnameLength = 15;
 
@@ -146,13 +150,42 @@ std::string parse_head(const EnvValue& env) {
   return env.value;
 }
 
+// NCCL_SOCKET_IFNAME's forms ("eth,ib", "^docker,lo", "=eth0"); which interfaces they select
+// is decided at Ring start, on the host that runs the rank.
 std::string parse_ifname(const EnvValue& env) {
-  const std::string_view text = env.value;
-  if (text.empty() || text.size() > kMaxIfnameLength || has_space(text) ||
-      text.find('/') != std::string_view::npos) {
-    env.fail("a network interface name of 1..15 characters without '/' or whitespace");
+  constexpr std::string_view kExpected =
+      "interface names or prefixes of 1..15 characters without '/' or whitespace, separated by "
+      "',', optionally after '^' (exclude) and/or '=' (exact names)";
+  std::string_view list = env.value;
+  if (!list.empty() && list.front() == '^') list.remove_prefix(1);
+  if (!list.empty() && list.front() == '=') list.remove_prefix(1);
+  while (true) {
+    const std::size_t comma = list.find(',');
+    const std::string_view entry = list.substr(0, comma);
+    if (entry.empty() || entry.size() > kMaxIfnameLength || has_space(entry) ||
+        entry.find('/') != std::string_view::npos) {
+      env.fail(kExpected);
+    }
+    if (comma == std::string_view::npos) return env.value;
+    list.remove_prefix(comma + 1);
   }
-  return env.value;
+}
+
+// FNV-1a: spreads a job id's text evenly over the port range, the same way on every host.
+std::uint32_t hash_text(std::string_view text) {
+  std::uint32_t hash = 2166136261u;
+  for (char c : text) {
+    hash ^= static_cast<unsigned char>(c);
+    hash *= 16777619u;
+  }
+  return hash;
+}
+
+// The rendezvous port of a job started by Open MPI's mpirun: the same on every rank, and
+// different for jobs that run at the same time unless they are unlucky (rank 0 then names the
+// port in use and RINGPIPE_PORT).
+std::uint16_t port_from_job_id(const EnvValue& job) {
+  return static_cast<std::uint16_t>(kJobPortBase + hash_text(job.value) % kJobPortCount);
 }
 
 }  // namespace
@@ -219,13 +252,30 @@ void read_tuning_from_env(Options& options) {
 Options Options::from_env() {
   Options options;
 
-  if (auto env = first_set({"RINGPIPE_HEAD", "MASTER_ADDR"})) options.head = parse_head(*env);
+  const auto head_env = first_set({"RINGPIPE_HEAD", "MASTER_ADDR"});
+  if (head_env) options.head = parse_head(*head_env);
+  // Open MPI's variables: only its launcher sets them, and it names no head or port.
+  const bool under_mpirun = first_set({"OMPI_COMM_WORLD_SIZE"}).has_value();
   if (auto env = first_set({"RINGPIPE_PORT"})) {
     options.port = static_cast<std::uint16_t>(parse_int(*env, 0, 65535));
     options.port_origin = std::string(env->name) + "=" + env->value;
   } else if (auto master = first_set({"MASTER_PORT"})) {
     options.port = parse_master_port(*master);
     options.port_origin = std::string(master->name) + "=" + master->value + " + 1";
+  } else if (auto job = first_set({"OMPI_MCA_ess_base_jobid", "PMIX_NAMESPACE"});
+             job && under_mpirun) {
+    options.port = port_from_job_id(*job);
+    options.port_origin = "Open MPI's job id " + job->assignment();
+  }
+  // The default head is this host: right for one host only, and ranks elsewhere would wait for
+  // a rendezvous that never comes, so say at once what is missing.
+  if (auto nodes = first_set({"OMPI_MCA_orte_num_nodes"}); nodes && under_mpirun && !head_env) {
+    if (parse_int(*nodes, 1, std::numeric_limits<int>::max()) > 1) {
+      invalid(nodes->describe() +
+              ": the job runs on several hosts, and neither RINGPIPE_HEAD nor "
+              "MASTER_ADDR is set: set RINGPIPE_HEAD to the address of rank "
+              "0's host on every rank (mpirun -x RINGPIPE_HEAD=...)");
+    }
   }
 
   const auto world_env =

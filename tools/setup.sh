@@ -7,7 +7,7 @@ build_dir=${1:-build}
 shift || true
 
 packages=(meson ninja-build pkg-config g++ libucx-dev ucx-utils libssl-dev libgtest-dev
-          libgmock-dev libbenchmark-dev iproute2 clang libclang-rt-14-dev cmake
+          libgmock-dev libbenchmark-dev iproute2 clang libclang-rt-14-dev cmake openmpi-bin
           python3-dev python3-pybind11 pybind11-dev python3-numpy python3-torch python3-pytest)
 missing=()
 for package in "${packages[@]}"; do

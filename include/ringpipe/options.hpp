@@ -80,7 +80,10 @@ struct RINGPIPE_API Options {
   // every copy to the copy engine.
   bool gpu_copy_kernel = true;
 
-  std::string ifname;        // network interface to use for data and to advertise ("" = any)
+  // Network interfaces for data and to advertise ("" = any), in NCCL_SOCKET_IFNAME's forms:
+  // "eth,ib" (name prefixes), "^docker,lo" (all but these), "=eth0" (exact names); an entry
+  // with ':' is a UCX device ("mlx5_0:1"). A spec that selects nothing here fails Ring start.
+  std::string ifname;
   std::uint64_t job_id = 0;  // ranks of different jobs never join one ring
   // Shared secret of the job's ranks ("" = none). When set, every rank and the head prove to
   // each other that they know it before any address is exchanged, so all ranks, rank 0

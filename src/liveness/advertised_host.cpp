@@ -5,6 +5,8 @@
 #include "net/host.hpp"
 #include "net/interfaces.hpp"
 
+#include <vector>
+
 namespace ringpipe::liveness {
 namespace {
 
@@ -19,9 +21,12 @@ std::string advertised_host(const Options& options, const std::string& local) {
   if (!options.ifname.empty()) {
     // Of the family the listener serves: the one this rank reached the head by.
     const bool ipv6 = local.find(':') != std::string::npos;
-    if (auto address = net::interface_address(options.ifname, ipv6)) return *address;
-    // Not a network interface of this host (UCX also takes device names such as mlx5_0:1).
-    detail::log(LogLevel::Info, "interface " + options.ifname + " has no " +
+    const std::vector<std::string> devices = net::resolve_interfaces(options.ifname);
+    for (const std::string& device : devices) {
+      if (auto address = net::interface_address(device, ipv6)) return *address;
+    }
+    // No network interface of this host (UCX also takes device names such as mlx5_0:1).
+    detail::log(LogLevel::Info, "interface " + net::join_names(devices) + " has no " +
                                     (ipv6 ? "IPv6" : "IPv4") +
                                     " address here; neighbours check this rank's liveness over the "
                                     "network it reached the head by");

@@ -1,6 +1,7 @@
 // ringpipe: the UCX context of one Ring.
 #include "ucx/context.hpp"
 
+#include "net/interfaces.hpp"
 #include "ucx/status.hpp"
 
 #include <ringpipe/request.hpp>
@@ -43,7 +44,7 @@ bool shared_memory_allowed() {
 
 }  // namespace
 
-Context::Context(const std::string& net_device, std::chrono::milliseconds liveness_timeout) {
+Context::Context(const std::string& interface_spec, std::chrono::milliseconds liveness_timeout) {
   ucp_config_t* raw_config = nullptr;
   check(ucp_config_read(nullptr, nullptr, &raw_config), "cannot read the UCX configuration");
   const std::unique_ptr<ucp_config_t, ConfigDeleter> config(raw_config);
@@ -56,7 +57,10 @@ Context::Context(const std::string& net_device, std::chrono::milliseconds livene
     set_environment_default("POSIX_ERROR_HANDLING", "y");
     set_environment_default("SYSV_ERROR_HANDLING", "y");
   }
-  if (!net_device.empty()) set_default(config.get(), "NET_DEVICES", net_device);
+  if (!interface_spec.empty()) {
+    set_default(config.get(), "NET_DEVICES",
+                net::join_names(net::resolve_interfaces(interface_spec)));
+  }
   // UCX finds dead peers by keepalive rounds (every 20 s by default); two rounds per liveness
   // timeout report a dead neighbour within it.
   if (liveness_timeout != kInfinite) {

@@ -12,9 +12,10 @@ namespace ringpipe::ucx {
 // (see README "UCX configuration"): a UCX_* variable set by the user always wins.
 class Context {
  public:
-  // `net_device` restricts network transports to one interface ("" = UCX's choice); a
+  // `interface_spec` (RINGPIPE_IFNAME's forms, "" = UCX's choice) restricts network transports
+  // to the devices it selects here, or throws Error{InvalidArgument} if it selects none; a
   // neighbour that died is detected within about `liveness_timeout`.
-  Context(const std::string& net_device, std::chrono::milliseconds liveness_timeout);
+  Context(const std::string& interface_spec, std::chrono::milliseconds liveness_timeout);
   Context(const Context&) = delete;
   Context& operator=(const Context&) = delete;
   ~Context();

@@ -3,9 +3,12 @@
 # ranks meet the head over data0 but are told to use data1. Once they stream, data0 goes down
 # on every host; the ring must go on (data over UCX and the neighbours' liveness checks both on
 # data1) for several liveness timeouts, every byte checked, and no rank may report a fault.
-# Skips (77) without root or `ip netns`. Usage: netns_ifname.sh FAULT_RANK_PROGRAM
+# IFNAME_SPEC (default data1) may be any RINGPIPE_IFNAME form that selects data1 alone, such as
+# ^lo,data0. Skips (77) without root or `ip netns`. Usage: netns_ifname.sh FAULT_RANK_PROGRAM
+# [IFNAME_SPEC]
 set -euo pipefail
 program=$1
+ifname_spec=${2:-data1}
 
 liveness_s=1
 run_s=6  # several liveness timeouts after the cut
@@ -17,7 +20,7 @@ make_second_network
 # Namespaces share this kernel's IPC, so UCX would see one host and use shared memory; keep it
 # to TCP so the run behaves as separate hosts do.
 for rank in 0 1 2; do
-  ip netns exec "${hosts[$rank]}" env UCX_TLS=tcp RINGPIPE_IFNAME=data1 \
+  ip netns exec "${hosts[$rank]}" env UCX_TLS=tcp RINGPIPE_IFNAME="$ifname_spec" \
     RINGPIPE_HEAD="$subnet.1" RINGPIPE_PORT=29431 RINGPIPE_WORLD_SIZE=3 RINGPIPE_RANK="$rank" \
     RINGPIPE_LIVENESS_TIMEOUT_S=$liveness_s RINGPIPE_RENDEZVOUS_TIMEOUT_S=20 \
     RINGPIPE_OP_TIMEOUT_S=10 \
