@@ -87,12 +87,12 @@ class EdgeCounters {
 
 // What one operation owes its direction's counters: posted once, then exactly one of
 // succeeded, failed or dropped (later calls do nothing). Unmetered operations (ringpipe's own
-// messages) never start.
+// messages) never start. `posted`: LatencyClock::now() when the operation was posted.
 class OperationMeter {
  public:
-  void start(DirectionCounters& counters) noexcept {
+  void start(DirectionCounters& counters, std::uint64_t posted) noexcept {
     counters_ = &counters;
-    posted_ = LatencyClock::now();
+    posted_ = posted;
     counters.posted();
   }
   void succeeded(std::size_t bytes) noexcept {

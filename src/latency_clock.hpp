@@ -28,6 +28,12 @@ class LatencyClock {
   // Nanoseconds per tick, measured against steady_clock the first time (~2 ms, once per
   // process), so call it while joining a ring rather than per message.
   [[nodiscard]] static double ns_per_tick();
+
+  // The time from `ticks` (an earlier now()) to now.
+  [[nodiscard]] static std::chrono::nanoseconds since(std::uint64_t ticks) {
+    return std::chrono::nanoseconds(
+        static_cast<std::int64_t>(static_cast<double>(now() - ticks) * ns_per_tick()));
+  }
 };
 
 }  // namespace ringpipe::detail

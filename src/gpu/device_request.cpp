@@ -56,7 +56,7 @@ void DeviceRequest::start_send(DevicePipe& pipe, const void* data, std::size_t b
   buffer_ = const_cast<void*>(data);
   stream_ = stream;
   started_ = detail::Clock::now();
-  meter_.start(pipe.counters().send);
+  meter_.start(pipe.counters().send, detail::LatencyClock::now());
   stage_ = Stage::Posted;
   descriptor_ = Descriptor{};
   descriptor_.sequence = pipe.next_sequence();
@@ -120,7 +120,7 @@ void DeviceRequest::start_recv(DevicePipe& pipe, void* data, std::size_t capacit
   buffer_ = data;
   stream_ = stream;
   started_ = detail::Clock::now();
-  meter_.start(pipe.counters().recv);
+  meter_.start(pipe.counters().recv, detail::LatencyClock::now());
   stage_ = Stage::Posted;
   receive_order_ = pipe.next_receive_order();
   stream_id_ = stream_identity(stream);

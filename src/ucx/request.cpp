@@ -25,8 +25,8 @@ ucp_request_param_t UcxRequest::begin(UcxPipe& pipe, Kind kind, std::size_t size
   kind_ = kind;
   size_ = size;
   tag_ = tag;
-  started_ = detail::Clock::now();
-  if (counters != nullptr) meter_.start(*counters);
+  posted_ = detail::LatencyClock::now();
+  if (counters != nullptr) meter_.start(*counters, posted_);
   ucp_request_param_t param{};
   param.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
   param.user_data = this;
@@ -109,7 +109,9 @@ Error UcxRequest::in_context(const Error& cause) const {
 bool UcxRequest::abandon_if_stuck() noexcept {
   if (done_ || kind_ != Kind::Recv || pipe_ == nullptr || !pipe_->failure()) return false;
   // The grace runs from the later of the failure and the post, so every receive gets it whole.
-  if (detail::Clock::now() - std::max(pipe_->failed_at(), started_) < kStuckAfterFailure) {
+  if (std::min<detail::Clock::duration>(detail::Clock::now() - pipe_->failed_at(),
+                                        detail::LatencyClock::since(posted_)) <
+      kStuckAfterFailure) {
     return false;
   }
   done_ = true;
@@ -181,11 +183,12 @@ Error UcxRequest::failure() const {
                                       std::to_string(size_) + " bytes");
   }
   if (pipe_ != nullptr && pipe_->failure()) return in_context(*pipe_->failure());
-  return Error(errc_of(status_),
-               describe_operation() + " failed after " +
-                   detail::format_seconds(
-                       std::chrono::duration<double>(detail::Clock::now() - started_).count()) +
-                   ": " + describe(status_));
+  return Error(
+      errc_of(status_),
+      describe_operation() + " failed after " +
+          detail::format_seconds(
+              std::chrono::duration<double>(detail::LatencyClock::since(posted_)).count()) +
+          ": " + describe(status_));
 }
 
 std::string UcxRequest::describe_operation() const {

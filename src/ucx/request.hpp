@@ -88,7 +88,9 @@ class UcxRequest final : public detail::RequestState {
   std::size_t size_ = 0;   // bytes to send, or receive capacity
   std::size_t bytes_ = 0;  // bytes transferred
   Tag tag_ = 0;
-  detail::Clock::time_point started_;
+  // When it was posted, in LatencyClock ticks: the one clock read of a post, which also times
+  // the latency (a steady_clock read costs three times as much in a VM).
+  std::uint64_t posted_ = 0;
   ucp_tag_recv_info_t recv_info_{};
   std::optional<Error> error_;          // a failure decided by ringpipe rather than by UCX
   std::optional<Error> cancel_reason_;  // why ringpipe cancelled it, if it did
