@@ -9,7 +9,11 @@
 
 #include <gtest/gtest.h>
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -284,6 +288,10 @@ TEST(Metrics, PrometheusTextIsWellFormed) {
     test::expect_error(Errc::Timeout, "timed out",
                        [&] { ring.pred().recv(&byte, 1, 9, std::chrono::milliseconds(50)); });
     const std::string text = to_prometheus(ring.stats());
+    // Neither rank closes while the other still waits for its timeout.
+    Request done = ring.pred().irecv(&byte, 1, 10);
+    ring.succ().send(&byte, 1, 10, 10s);
+    done.wait(10s);
     const std::vector<std::string> problems = prometheus_problems(text);
     for (const std::string& problem : problems) ADD_FAILURE() << problem;
     EXPECT_TRUE(problems.empty()) << text;
@@ -312,6 +320,31 @@ TEST(Metrics, TheStrictReaderRejectsMalformedText) {
   EXPECT_TRUE(prometheus_problems("# HELP h x\n# TYPE h histogram\n"
                                   "h_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 2\nh_count{} 2\n")
                   .empty());
+}
+
+TEST(Metrics, BeatsMissedWhileANeighbourIsStoppedAreCounted) {
+  test::SpawnOptions options;
+  // Beats every 250 ms; a 1.2 s stop misses about four, far from the 2 s stall.
+  options.customize = [](int, auto& env) { env["RINGPIPE_LIVENESS_TIMEOUT_S"] = "2"; };
+  run_ring(
+      2,
+      [](Ring& ring) {
+        std::int32_t pid = ::getpid();
+        if (ring.rank() == 1) {
+          ring.succ().send(&pid, sizeof pid, 1, 10s);
+          ring.pred().recv(&pid, sizeof pid, 2, 20s);  // after the stop
+          return;
+        }
+        std::int32_t neighbour = 0;
+        ring.pred().recv(&neighbour, sizeof neighbour, 1, 10s);
+        const std::uint64_t before = ring.stats().liveness_beats_missed;
+        ASSERT_EQ(::kill(neighbour, SIGSTOP), 0);
+        std::this_thread::sleep_for(1200ms);
+        ASSERT_EQ(::kill(neighbour, SIGCONT), 0);
+        EXPECT_GE(ring.stats().liveness_beats_missed, before + 2);
+        ring.succ().send(&pid, sizeof pid, 2, 10s);
+      },
+      options);
 }
 
 TEST(Metrics, StatsMayBeReadFromAnotherThreadWhileTheRingIsUsed) {
