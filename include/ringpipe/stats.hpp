@@ -24,10 +24,13 @@ inline constexpr std::size_t kLatencyBuckets = 32;
 // One direction of one edge, since the Ring was created. Every message posted by the user
 // counts; ringpipe's own messages (goodbyes, GPU mode's control messages) do not.
 struct DirectionStats {
-  std::uint64_t messages = 0;   // completed successfully
-  std::uint64_t bytes = 0;      // moved by those
-  std::uint64_t in_flight = 0;  // posted, neither completed nor failed nor dropped yet
-  // Operations that failed, by the code of the error they reported (index: Errc).
+  std::uint64_t messages = 0;  // completed successfully
+  std::uint64_t bytes = 0;     // moved by those
+  // Posted and not yet settled: a success settles at completion, a failure once the caller
+  // sees its error (wait, test) or drops its Request, a dropped unfinished receive at the drop.
+  std::uint64_t in_flight = 0;
+  // Operations that failed, by the code of the error they reported (index: Errc), including
+  // posts refused at once (a closed or failed edge, a bad buffer).
   std::array<std::uint64_t, kErrcCount> failures{};
   // Latency of the completed messages (not bucket-cumulative; see kLatencyBuckets).
   std::array<std::uint64_t, kLatencyBuckets> latency_buckets{};
