@@ -147,6 +147,10 @@ std::optional<int> parse_args(int argc, char** argv, BenchOptions& options) {
   };
   parser.add("--json", "FILE", "also write the results to FILE as JSON (rank 0)", json_path);
   parser.add("-J, --output_file", "FILE", "the same as --json (nccl-tests' name)", json_path);
+  parser.add_flag("--stats",
+                  "print each rank's counters of the timed transfers (Ring::stats)\n"
+                  "at the end: messages/bytes per edge and direction",
+                  options.stats);
   parser.add(
       "--corrupt-every", "N",
       "self-test: damage one received byte every N iterations;\n"

@@ -12,12 +12,14 @@
 
 #include <ringpipe/options.hpp>
 #include <ringpipe/ring.hpp>
+#include <ringpipe/stats.hpp>
 #include <ringpipe/version.hpp>
 
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <climits>
 #include <cstdint>
@@ -82,6 +84,57 @@ void wait_for_neighbours(ringpipe::Ring& ring) {
   for (ringpipe::Request* request : {&a, &b, &c, &d}) request->wait();
 }
 
+// What the ring's own counters say moved, per edge (in Ring::stats() order) and direction.
+struct EdgeTraffic {
+  std::string edge;
+  std::array<std::uint64_t, 2> messages{};  // send, recv
+  std::array<std::uint64_t, 2> bytes{};
+};
+using Traffic = std::vector<EdgeTraffic>;
+
+Traffic traffic_of(const ringpipe::RingStats& stats) {
+  Traffic traffic;
+  for (const ringpipe::EdgeStats& edge : stats.edges) {
+    traffic.push_back(
+        {edge.edge, {edge.send.messages, edge.recv.messages}, {edge.send.bytes, edge.recv.bytes}});
+  }
+  return traffic;
+}
+
+// Adds what moved between `before` and `after` to `total`.
+void add_difference(Traffic& total, const Traffic& before, const Traffic& after) {
+  if (total.empty()) total = Traffic(after.size());
+  for (std::size_t edge = 0; edge < after.size(); ++edge) {
+    total[edge].edge = after[edge].edge;
+    for (std::size_t direction = 0; direction < 2; ++direction) {
+      total[edge].messages[direction] +=
+          after[edge].messages[direction] - before[edge].messages[direction];
+      total[edge].bytes[direction] += after[edge].bytes[direction] - before[edge].bytes[direction];
+    }
+  }
+}
+
+// --stats: "# stats rank 1 pred send 0/0 recv 14/2080 succ send 14/2080 recv 0/0 failed 0
+// in-flight 0": messages/bytes the ring counted during the transfers (warmup included), then
+// the failures and requests in flight of the whole run.
+std::string stats_line(const ringpipe::Ring& ring, const Traffic& transfers) {
+  std::string line = "# stats rank " + std::to_string(ring.rank());
+  for (const EdgeTraffic& edge : transfers) {
+    line += " " + edge.edge;
+    for (std::size_t direction = 0; direction < 2; ++direction) {
+      line += std::string(direction == 0 ? " send " : " recv ") +
+              std::to_string(edge.messages[direction]) + "/" +
+              std::to_string(edge.bytes[direction]);
+    }
+  }
+  std::uint64_t failed = 0, in_flight = 0;
+  for (const ringpipe::EdgeStats& edge : ring.stats().edges) {
+    failed += edge.send.failed() + edge.recv.failed();
+    in_flight += edge.send.in_flight + edge.recv.in_flight;
+  }
+  return line + " failed " + std::to_string(failed) + " in-flight " + std::to_string(in_flight);
+}
+
 // User plus system CPU time of this process so far.
 double cpu_seconds() {
   rusage usage{};
@@ -91,8 +144,10 @@ double cpu_seconds() {
 }
 
 // Runs warmup + timed iterations of one size; every iteration is verified, warmup included.
+// With --stats, adds the ring's counts of each transfer to `transfers` (read outside the
+// timed span).
 SizeResults measure(ringpipe::Ring& ring, Mode& mode, std::size_t bytes,
-                    const BenchOptions& options) {
+                    const BenchOptions& options, Traffic& transfers) {
   SizeResults results;
   results.seconds.reserve(static_cast<std::size_t>(options.iterations));
   const auto total = static_cast<std::uint64_t>(options.warmup) + options.iterations;
@@ -101,6 +156,7 @@ SizeResults measure(ringpipe::Ring& ring, Mode& mode, std::size_t bytes,
   for (std::uint64_t iteration = 0; iteration < total; ++iteration) {
     mode.prepare(bytes, iteration);
     wait_for_neighbours(ring);
+    const Traffic before = options.stats ? traffic_of(ring.stats()) : Traffic();
     // The CPU clock is read outside the timed span, so reading it costs no transfer time; the
     // CPU share is taken over the span between the two readings.
     const auto outer_start = Clock::now();
@@ -113,6 +169,7 @@ SizeResults measure(ringpipe::Ring& ring, Mode& mode, std::size_t bytes,
       cpu += cpu_seconds() - cpu_start;
       wall += std::chrono::duration<double>(Clock::now() - outer_start).count();
     }
+    if (options.stats) add_difference(transfers, before, traffic_of(ring.stats()));
     if (options.corrupt_every > 0 && (iteration + 1) % options.corrupt_every == 0) {
       mode.damage_received();
     }
@@ -159,8 +216,9 @@ int run(const BenchOptions& options) {
   Report report(options.mode);
   if (prints) report.print_header(preamble(ring, *mode, options, rank_lines));
 
+  Traffic transfers;
   for (const std::size_t bytes : options.sizes) {
-    auto combined = reduce_to_rank0(ring, measure(ring, *mode, bytes, options));
+    auto combined = reduce_to_rank0(ring, measure(ring, *mode, bytes, options, transfers));
     if (!combined) continue;
     // Per message: a stream iteration is a window of messages, a ping-pong one a round trip.
     for (double& seconds : combined->seconds) seconds /= mode->messages_per_iteration();
@@ -178,7 +236,10 @@ int run(const BenchOptions& options) {
   }
 
   const std::uint64_t wrong_bytes = broadcast_from_rank0(ring, report.wrong_bytes());
+  const std::string stats_lines =
+      options.stats ? gather_lines_to_rank0(ring, stats_line(ring, transfers)) : std::string();
   if (prints) {
+    std::fputs(stats_lines.c_str(), stdout);
     report.print_footer();
     if (!options.json_path.empty()) report.write_json(options.json_path);
   }

@@ -2,6 +2,7 @@
 #include <ringpipe/ring.hpp>
 
 #include "deadline.hpp"
+#include "edge_counters.hpp"
 #include "failure_propagation.hpp"
 #include "gpu/gpu_mode.hpp"
 #include "link.hpp"
@@ -45,6 +46,9 @@ class RingImpl {
   std::unique_ptr<FailurePropagation> failures_;
   gpu::LocalDevice device_;                   // GPU mode only
   std::unique_ptr<gpu::GpuEdges> gpu_edges_;  // GPU mode: the edges users see, over the pipes
+  // For stats(), which other threads call: fixed once the ring is joined.
+  double rendezvous_seconds_ = 0;
+  std::vector<EdgeStats> edge_names_;  // edge, peer and link of each edge stats() reports
 
   [[nodiscard]] PipeGroup& pred() noexcept {
     return gpu_edges_ ? gpu_edges_->pred() : static_cast<PipeGroup&>(*pred_);
@@ -122,6 +126,7 @@ RingImpl::RingImpl(const Options& options)
     if (options.comm_device == CommDevice::Gpu) connect_gpu(peers, deadline);
     client.ready(deadline);
     if (head) head->finish();
+    rendezvous_seconds_ = deadline.elapsed_s();
   } catch (...) {
     close_links(/*say_goodbye=*/false);
     throw;
@@ -246,7 +251,22 @@ void RingImpl::close_links(bool say_goodbye) noexcept {
 
 }  // namespace detail
 
-Ring::Ring(const Options& options) : impl_(std::make_unique<detail::RingImpl>(options)) {}
+Ring::Ring(const Options& options) : impl_(std::make_unique<detail::RingImpl>(options)) {
+  // stats() runs on any thread, where the endpoints may not be asked for their transports.
+  const auto describe = [this](const char* name, const PipeGroup& edge) {
+    EdgeStats stats;
+    stats.edge = name;
+    stats.peer = edge.peer();
+    stats.link = link_info(edge);
+    impl_->edge_names_.push_back(std::move(stats));
+  };
+  describe("pred", pred());
+  describe("succ", succ());
+  if (impl_->gpu_edges_) {
+    describe("host_pred", host_pred());
+    describe("host_succ", host_succ());
+  }
+}
 Ring::Ring(Ring&&) noexcept = default;
 Ring& Ring::operator=(Ring&&) noexcept = default;
 Ring::~Ring() = default;
@@ -260,6 +280,30 @@ PipeGroup& Ring::succ() noexcept { return impl_->succ(); }
 PipeGroup& Ring::host_pred() noexcept { return *impl_->pred_; }
 PipeGroup& Ring::host_succ() noexcept { return *impl_->succ_; }
 void Ring::abort() { impl_->abort(); }
+
+RingStats Ring::stats() const {
+  const detail::RingImpl& impl = *impl_;
+  RingStats stats;
+  stats.rank = impl.options_.rank;
+  stats.world_size = impl.options_.world_size;
+  stats.rendezvous_seconds = impl.rendezvous_seconds_;
+  stats.liveness_beats_missed = impl.monitor_ ? impl.monitor_->beats_missed() : 0;
+  const auto counters_of = [&impl](std::size_t index) -> const detail::EdgeCounters& {
+    const ucx::UcxPipe& host = index % 2 == 0 ? *impl.pred_ : *impl.succ_;
+    if (index >= 2 || !impl.gpu_edges_) return host.counters();
+    return impl.gpu_edges_->counters(index == 0 ? impl.gpu_edges_->pred()
+                                                : impl.gpu_edges_->succ());
+  };
+  for (std::size_t i = 0; i < impl.edge_names_.size(); ++i) {
+    EdgeStats edge = impl.edge_names_[i];
+    const detail::EdgeCounters& counters = counters_of(i);
+    edge.send = counters.send.snapshot();
+    edge.recv = counters.recv.snapshot();
+    edge.last_error = counters.last_error.get();
+    stats.edges.push_back(std::move(edge));
+  }
+  return stats;
+}
 
 LinkInfo Ring::link_info(const PipeGroup& edge) const {
   for (const auto& link : impl_->links_) {

@@ -5,6 +5,7 @@
 #include <ringpipe/link_info.hpp>
 #include <ringpipe/options.hpp>
 #include <ringpipe/pipe_group.hpp>
+#include <ringpipe/stats.hpp>
 
 #include <memory>
 #include <string>
@@ -56,6 +57,14 @@ class RINGPIPE_API Ring {
   // How `edge` (one of this ring's four) moves its data. Throws InvalidArgument for an edge of
   // another ring.
   [[nodiscard]] LinkInfo link_info(const PipeGroup& edge) const;
+
+  // The ring's counters since it was created: per edge and direction, messages, bytes, failures
+  // by cause, requests in flight and a latency histogram; the last error; the rendezvous time
+  // and missed liveness beats. Thread-safe, unlike the rest of the Ring: a scrape thread may
+  // call it while another thread uses the edges (it reads each counter once; it does not
+  // stop the writer, so counters of one edge may be a message apart). The Ring must outlive
+  // the call. Each edge's link is as it was when the ring was joined.
+  [[nodiscard]] RingStats stats() const;
 
   // Fails the whole ring on purpose, for serving stacks that restart after an error elsewhere:
   // both neighbours are told at once and pass it on, so every other rank's pending and later

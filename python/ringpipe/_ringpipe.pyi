@@ -1,12 +1,40 @@
 """Type stubs of ringpipe's compiled core (see the docstrings of the runtime objects)."""
 
-from typing import Any, Optional, Union
+from typing import Any, Dict, List, Optional, TypedDict, Union
 import datetime
 import enum
 
 __version__: str
 
 Timeout = Optional[Union[float, datetime.timedelta]]
+
+class DirectionStats(TypedDict):
+    messages: int
+    bytes: int
+    in_flight: int
+    failures: Dict[str, int]  # by error code name, e.g. "Timeout"
+    latency_buckets: List[int]  # 32 counts: bucket i holds latencies up to 2**i ns
+    latency_sum_ns: int
+
+class EdgeError(TypedDict):
+    code: str
+    message: str
+
+class EdgeStats(TypedDict):
+    peer: int
+    peer_host: str
+    data_path: str
+    transports: List[str]
+    send: DirectionStats
+    recv: DirectionStats
+    last_error: Optional[EdgeError]
+
+class RingStats(TypedDict):
+    rank: int
+    world_size: int
+    rendezvous_seconds: float
+    liveness_beats_missed: int
+    edges: Dict[str, EdgeStats]  # "pred", "succ"; GPU mode: also "host_pred", "host_succ"
 
 class Options:
     head: str
@@ -92,6 +120,8 @@ class Ring:
     def closed(self) -> bool: ...
     def link_info(self, edge: Edge) -> LinkInfo: ...
     def abort(self) -> None: ...
+    def stats(self) -> RingStats: ...
+    def prometheus(self) -> str: ...
     def close(self) -> None: ...
     def __enter__(self) -> Ring: ...
     def __exit__(self, *args: Any) -> bool: ...

@@ -128,6 +128,17 @@ before. A Ring and its edges may be used from several threads: calls take turns.
            "PeerFailedError naming this rank, this rank's ClosedError. Idempotent. Safe from "
            "any thread (a watchdog): a call blocked on the ring in another thread raises "
            "ClosedError at once.")
+      .def("stats", &RingObject::stats, R"doc(
+The ring's counters since it was created, as plain dicts: rank, world_size,
+rendezvous_seconds, liveness_beats_missed, and edges: {"pred": ..., "succ": ...} (GPU mode
+adds "host_pred", "host_succ"), each with peer, peer_host, data_path, transports, last_error
+(None or {"code", "message"}) and, for "send" and "recv": messages, bytes, in_flight,
+failures ({code name: count}), latency_buckets (32 counts, bucket i holds latencies up to
+2**i ns; the last one every longer one) and latency_sum_ns. Safe from any thread, e.g. a
+metrics scrape, even while another thread waits on the ring.)doc")
+      .def("prometheus", &RingObject::prometheus,
+           "stats() in the Prometheus text exposition format, for a /metrics handler. Safe from "
+           "any thread.")
       .def("close", &RingObject::close,
            "Closes both edges in order (pending sends complete first). Idempotent.")
       .def_property_readonly("closed", &RingObject::closed)

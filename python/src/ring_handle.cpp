@@ -84,4 +84,9 @@ void RingHandle::abort() {
   if (ring_ != nullptr) ring_->abort();
 }
 
+RingStats RingHandle::stats() {
+  std::lock_guard lifetime(lifetime_mutex_);
+  return ring().stats();
+}
+
 }  // namespace ringpipe::python

@@ -56,6 +56,10 @@ class RingHandle {
   // against close(), so a watchdog never waits for a blocked call. Call without the GIL.
   void abort();
 
+  // Ring::stats, safe beside a thread that uses the ring, as abort() is: a scrape thread never
+  // waits for a blocked call. Error{Closed} once close() ran. Call without the GIL.
+  [[nodiscard]] RingStats stats();
+
   static PipeGroup& edge_of(Ring& ring, EdgeKind kind);
 
  private:

@@ -1,6 +1,7 @@
 // ringpipe Python: the objects a Python program holds: Ring, Edge and Request.
 #include "ring_objects.hpp"
 
+#include "stats_binding.hpp"
 #include "wait.hpp"
 
 #include <ringpipe/error.hpp>
@@ -150,6 +151,20 @@ LinkInfo RingObject::link_info(const EdgeObject& edge) const {
 void RingObject::abort() {
   py::gil_scoped_release release;
   handle_->abort();
+}
+
+py::dict RingObject::stats() {
+  RingStats stats;
+  {
+    py::gil_scoped_release release;
+    stats = handle_->stats();
+  }
+  return stats_to_dict(stats);
+}
+
+std::string RingObject::prometheus() {
+  py::gil_scoped_release release;
+  return to_prometheus(handle_->stats());
 }
 
 std::string RingObject::repr() const {

@@ -85,6 +85,8 @@ class RingObject {
   [[nodiscard]] CommDevice comm_device() const noexcept { return handle_->options().comm_device; }
   [[nodiscard]] const RingHandle& handle() const noexcept { return *handle_; }
   void abort();
+  [[nodiscard]] py::dict stats();
+  [[nodiscard]] std::string prometheus();
   void close() { handle_->close(); }
   [[nodiscard]] bool closed() const noexcept { return handle_->closed(); }
   [[nodiscard]] std::string repr() const;

@@ -7,6 +7,7 @@
 #include <ringpipe/error.hpp>
 #include <ringpipe/pipe_group.hpp>
 
+#include "edge_counters.hpp"
 #include "gpu/copy_batcher.hpp"
 #include "gpu/device_messages.hpp"
 #include "gpu/event_pool.hpp"
@@ -71,6 +72,9 @@ class DevicePipe final : public PipeGroup {
   [[nodiscard]] EventPool& events() noexcept { return events_; }
   // Receiver: the copies of this edge's receives.
   [[nodiscard]] CopyBatcher& copies() noexcept { return copies_; }
+  // The CUDA messages of this edge, for Ring::stats().
+  [[nodiscard]] detail::EdgeCounters& counters() noexcept { return counters_; }
+  [[nodiscard]] const detail::EdgeCounters& counters() const noexcept { return counters_; }
 
  protected:
   [[nodiscard]] Request post_send(const void* data, std::size_t bytes, Tag tag,
@@ -110,6 +114,7 @@ class DevicePipe final : public PipeGroup {
   std::unordered_map<std::uint32_t, cudaEvent_t> source_events_;
   EventPool events_;
   CopyBatcher copies_;  // after events_, whose events it holds
+  detail::EdgeCounters counters_;
 };
 
 }  // namespace ringpipe::gpu

@@ -31,6 +31,7 @@ std::optional<std::uint64_t> stream_identity(cudaStream_t stream) {
 }  // namespace
 
 void DeviceRequest::reset() noexcept {
+  meter_.dropped();  // a post that threw before its operation began
   pipe_ = nullptr;
   stage_ = Stage::Done;
   bytes_ = 0;
@@ -55,6 +56,7 @@ void DeviceRequest::start_send(DevicePipe& pipe, const void* data, std::size_t b
   buffer_ = const_cast<void*>(data);
   stream_ = stream;
   started_ = detail::Clock::now();
+  meter_.start(pipe.counters().send, detail::LatencyClock::now());
   stage_ = Stage::Posted;
   descriptor_ = Descriptor{};
   descriptor_.sequence = pipe.next_sequence();
@@ -118,6 +120,7 @@ void DeviceRequest::start_recv(DevicePipe& pipe, void* data, std::size_t capacit
   buffer_ = data;
   stream_ = stream;
   started_ = detail::Clock::now();
+  meter_.start(pipe.counters().recv, detail::LatencyClock::now());
   stage_ = Stage::Posted;
   receive_order_ = pipe.next_receive_order();
   stream_id_ = stream_identity(stream);
@@ -326,6 +329,13 @@ void DeviceRequest::finish(std::optional<Error> error) noexcept {
     if (holds_mapping_) pipe_->unmap_source(mapping_key_);
   }
   drop_transfer_state();
+  if (!error) {
+    meter_.succeeded(bytes_);
+  } else if (dropped_) {
+    meter_.dropped();
+  } else {
+    meter_.failed(*error);
+  }
   error_ = std::move(error);
   stage_ = Stage::Done;
 }

@@ -9,6 +9,7 @@
 #include <ringpipe/pipe_group.hpp>
 
 #include "deadline.hpp"
+#include "edge_counters.hpp"
 #include "gpu/device_messages.hpp"
 #include "gpu/nccl_comm.hpp"
 #include "memory_kind.hpp"
@@ -145,6 +146,7 @@ class DeviceRequest final : public detail::RequestState {
   ucx::UcxRequest* answer_ = nullptr;   // reply receive (sender) or send (receiver)
   std::optional<Error> error_;
   detail::Clock::time_point started_;
+  detail::OperationMeter meter_;
 };
 
 }  // namespace ringpipe::gpu

@@ -142,6 +142,9 @@ class DeviceEdges final : public GpuEdges {
     if (pipe.through_ucx()) return DataPath::Ucx;
     return edge.peer() == edge.rank() ? DataPath::CudaDeviceCopy : DataPath::CudaIpc;
   }
+  const detail::EdgeCounters& counters(const PipeGroup& edge) const override {
+    return (&edge == pred_.get() ? *pred_ : *succ_).counters();
+  }
 
  private:
   std::unique_ptr<Engine> engine_;

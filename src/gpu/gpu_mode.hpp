@@ -10,6 +10,10 @@
 #include <memory>
 #include <string>
 
+namespace ringpipe::detail {
+class EdgeCounters;
+}  // namespace ringpipe::detail
+
 namespace ringpipe::ucx {
 class UcxPipe;
 class Worker;
@@ -45,6 +49,8 @@ class GpuEdges {
   [[nodiscard]] virtual PipeGroup& succ() noexcept = 0;
   // The data path of `edge` (pred() or succ()).
   [[nodiscard]] virtual DataPath path(const PipeGroup& edge) const = 0;
+  // The counters of `edge`'s CUDA messages (pred() or succ()).
+  [[nodiscard]] virtual const detail::EdgeCounters& counters(const PipeGroup& edge) const = 0;
 };
 
 // Chooses each edge's path (see Options::gpu_transport) and agrees on it with the neighbour

@@ -283,7 +283,10 @@ void Monitor::read_from(Connection& connection, Clock::time_point now) {
       end(connection);
       return;
     }
-    if (!connection.judged) connection.last_heard = now;
+    if (!connection.judged) {
+      connection.last_heard = now;
+      connection.missed = 0;
+    }
     for (ssize_t i = 0; i < n; ++i) {
       connection.partial[connection.partial_size++] = buffer[static_cast<std::size_t>(i)];
       if (connection.partial_size < kFrameSize) continue;
@@ -309,11 +312,23 @@ void Monitor::read_from(Connection& connection, Clock::time_point now) {
   }
 }
 
+void Monitor::count_missed_beats(Connection& connection, Clock::time_point now) noexcept {
+  // The neighbour beats at least this often (it takes the fastest beat its neighbours need).
+  const milliseconds interval =
+      std::min(beat_for(connection.stall_timeout), beat_for(stall_timeout_));
+  const auto silent = (now - connection.last_heard) / interval;
+  // One interval of silence is a beat on its way; each further one is a beat missed.
+  const auto missed = silent > 1 ? static_cast<std::uint64_t>(silent - 1) : std::uint64_t{0};
+  if (missed <= connection.missed) return;
+  beats_missed_.store(beats_missed_.load(std::memory_order_relaxed) + missed - connection.missed,
+                      std::memory_order_relaxed);
+  connection.missed = missed;
+}
+
 void Monitor::judge(Connection& connection, Clock::time_point now) {
-  if (!connection.open || connection.closing_seen || connection.judged ||
-      stall_timeout_.count() <= 0) {
-    return;
-  }
+  if (!connection.open || connection.closing_seen || connection.judged) return;
+  count_missed_beats(connection, now);
+  if (stall_timeout_.count() <= 0) return;
   if (now - connection.last_heard < stall_timeout_) return;
   post(Event{Event::Kind::Stalled, connection.rank, connection.rank, Reason::Stalled, ""});
   // Should it wake up, it reads why its ring broke, then the end of the connection. What it

@@ -68,6 +68,12 @@ class Monitor {
   }
   std::vector<Event> take_events();
 
+  // Beats the neighbours were due to send that did not come, one interval of slack allowed
+  // (see judge). Any thread may read it.
+  [[nodiscard]] std::uint64_t beats_missed() const noexcept {
+    return beats_missed_.load(std::memory_order_relaxed);
+  }
+
   // Tells every connected neighbour but `except` that `origin` failed for `reason` (`cause`:
   // the error code of a failed link).
   void notify(int origin, Reason reason, int except, std::uint16_t cause = 0) noexcept;
@@ -81,6 +87,7 @@ class Monitor {
     net::Socket socket;
     detail::Clock::time_point last_heard;
     std::chrono::milliseconds stall_timeout{0};  // the neighbour's: how often it needs a beat
+    std::uint64_t missed = 0;                    // beats missed since it was last heard
     std::array<std::byte, kFrameSize> partial{};
     std::size_t partial_size = 0;
     bool closing_seen = false;  // the neighbour closes in order: no more judging or writing
@@ -93,6 +100,8 @@ class Monitor {
   void run();
   void read_from(Connection& connection, detail::Clock::time_point now);
   void judge(Connection& connection, detail::Clock::time_point now);
+  // Adds the beats `connection` has missed since the last judgement to beats_missed_.
+  void count_missed_beats(Connection& connection, detail::Clock::time_point now) noexcept;
   void end(Connection& connection) noexcept;
   // Sends nothing more: the neighbour reads every frame before the end (a close with unread
   // input would reset the connection, which can destroy frames the neighbour has not read).
@@ -117,6 +126,7 @@ class Monitor {
   std::mutex events_mutex_;
   std::vector<Event> events_;
   std::atomic<bool> has_events_{false};
+  std::atomic<std::uint64_t> beats_missed_{0};  // written by the monitor's thread only
 
   net::Socket stop_fd_;  // eventfd: wakes the thread to stop
   std::atomic<bool> stopping_{false};

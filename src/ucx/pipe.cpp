@@ -52,40 +52,54 @@ void UcxPipe::check_buffer(std::string_view operation, const std::string& edge, 
 
 Request UcxPipe::post_send(const void* data, std::size_t bytes, Tag tag, Stream stream) {
   worker_.take_queued_events();
-  check_sendable("isend", tag, bytes);
-  check_buffer("isend", send_name_, tag, data, bytes, stream);
-  return detail::make_request(send_on(kDataChannel, tag, data, bytes));
+  try {
+    check_sendable("isend", tag, bytes);
+    check_buffer("isend", send_name_, tag, data, bytes, stream);
+  } catch (const Error& error) {
+    counters_.send.failed(error, /*was_posted=*/false);
+    throw;
+  }
+  return detail::make_request(send_on(kDataChannel, tag, data, bytes, &counters_.send));
 }
 
 Request UcxPipe::post_recv(void* data, std::size_t capacity, Tag tag, Stream stream) {
-  check_buffer("irecv", recv_name_, tag, data, capacity, stream);
-  return detail::make_request(recv_on(kDataChannel, tag, data, capacity));
+  try {
+    check_buffer("irecv", recv_name_, tag, data, capacity, stream);
+  } catch (const Error& error) {
+    counters_.recv.failed(error, /*was_posted=*/false);
+    throw;
+  }
+  return detail::make_request(recv_on(kDataChannel, tag, data, capacity, &counters_.recv));
 }
 
 UcxRequest* UcxPipe::post_control_send(ControlChannel channel, Tag tag, const void* data,
                                        std::size_t bytes) {
   worker_.take_queued_events();
   check_sendable("isend", tag, bytes);
-  return send_on(channel.number(), tag, data, bytes);
+  return send_on(channel.number(), tag, data, bytes, nullptr);
 }
 
 UcxRequest* UcxPipe::post_control_recv(ControlChannel channel, Tag tag, void* data,
                                        std::size_t capacity) {
-  return recv_on(channel.number(), tag, data, capacity);
+  return recv_on(channel.number(), tag, data, capacity, nullptr);
 }
 
-UcxRequest* UcxPipe::send_on(std::uint64_t channel, Tag tag, const void* data, std::size_t bytes) {
+UcxRequest* UcxPipe::send_on(std::uint64_t channel, Tag tag, const void* data, std::size_t bytes,
+                             detail::DirectionCounters* counters) {
   UcxRequest* request = pool_.acquire();
-  request->start_send(*this, send_tag_base_ | channel_bits(channel) | tag, data, bytes, tag);
+  request->start_send(*this, send_tag_base_ | channel_bits(channel) | tag, data, bytes, tag,
+                      counters);
   return request;
 }
 
-UcxRequest* UcxPipe::recv_on(std::uint64_t channel, Tag tag, void* data, std::size_t capacity) {
+UcxRequest* UcxPipe::recv_on(std::uint64_t channel, Tag tag, void* data, std::size_t capacity,
+                             detail::DirectionCounters* counters) {
   // Posted even on a failed edge: a message that arrived before the failure is still
   // delivered; otherwise the receive is cancelled with the edge's error.
   worker_.take_queued_events();
   UcxRequest* request = pool_.acquire();
-  request->start_recv(*this, recv_tag_base_ | channel_bits(channel) | tag, data, capacity, tag);
+  request->start_recv(*this, recv_tag_base_ | channel_bits(channel) | tag, data, capacity, tag,
+                      counters);
   if (failure_ && !request->done()) request->cancel_with(*failure_);
   return request;
 }

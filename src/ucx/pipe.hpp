@@ -4,6 +4,7 @@
 #include <ringpipe/error.hpp>
 #include <ringpipe/pipe_group.hpp>
 
+#include "edge_counters.hpp"
 #include "ucx/endpoint.hpp"
 #include "ucx/request.hpp"
 #include "ucx/tag_layout.hpp"
@@ -54,6 +55,9 @@ class UcxPipe final : public PipeGroup {
   // When fail() first ran (meaningful only once failure() is set).
   [[nodiscard]] detail::Clock::time_point failed_at() const noexcept { return failed_at_; }
 
+  // The user's messages on this edge (control channels do not count); readable from any thread.
+  [[nodiscard]] const detail::EdgeCounters& counters() const noexcept { return counters_; }
+
  protected:
   [[nodiscard]] Request post_send(const void* data, std::size_t bytes, Tag tag,
                                   Stream stream) override;
@@ -65,9 +69,9 @@ class UcxPipe final : public PipeGroup {
                     std::size_t bytes, Stream stream) const;
   // Post on channel number `channel` (kDataChannel or a ControlChannel's number).
   [[nodiscard]] UcxRequest* send_on(std::uint64_t channel, Tag tag, const void* data,
-                                    std::size_t bytes);
+                                    std::size_t bytes, detail::DirectionCounters* counters);
   [[nodiscard]] UcxRequest* recv_on(std::uint64_t channel, Tag tag, void* data,
-                                    std::size_t capacity);
+                                    std::size_t capacity, detail::DirectionCounters* counters);
 
   Worker& worker_;
   Endpoint& endpoint_;
@@ -81,6 +85,7 @@ class UcxPipe final : public PipeGroup {
   std::string recv_name_;
   std::optional<Error> failure_;
   detail::Clock::time_point failed_at_;
+  detail::EdgeCounters counters_;
 };
 
 }  // namespace ringpipe::ucx

@@ -19,12 +19,14 @@ constexpr auto kStuckAfterFailure = std::chrono::milliseconds(200);
 
 }  // namespace
 
-ucp_request_param_t UcxRequest::begin(UcxPipe& pipe, Kind kind, std::size_t size, Tag tag) {
+ucp_request_param_t UcxRequest::begin(UcxPipe& pipe, Kind kind, std::size_t size, Tag tag,
+                                      detail::DirectionCounters* counters) {
   pipe_ = &pipe;
   kind_ = kind;
   size_ = size;
   tag_ = tag;
-  started_ = detail::Clock::now();
+  posted_ = detail::LatencyClock::now();
+  if (counters != nullptr) meter_.start(*counters, posted_);
   ucp_request_param_t param{};
   param.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
   param.user_data = this;
@@ -32,16 +34,15 @@ ucp_request_param_t UcxRequest::begin(UcxPipe& pipe, Kind kind, std::size_t size
 }
 
 void UcxRequest::start_send(UcxPipe& pipe, std::uint64_t ucx_tag, const void* data,
-                            std::size_t bytes, Tag tag) {
-  ucp_request_param_t param = begin(pipe, Kind::Send, bytes, tag);
+                            std::size_t bytes, Tag tag, detail::DirectionCounters* counters) {
+  ucp_request_param_t param = begin(pipe, Kind::Send, bytes, tag, counters);
   param.cb.send = &UcxRequest::on_send;
   after_post(ucp_tag_send_nbx(pipe.endpoint().get(), data, bytes, ucx_tag, &param));
-  if (done_ && status_ == UCS_OK) bytes_ = bytes;
 }
 
 void UcxRequest::start_recv(UcxPipe& pipe, std::uint64_t ucx_tag, void* data, std::size_t capacity,
-                            Tag tag) {
-  ucp_request_param_t param = begin(pipe, Kind::Recv, capacity, tag);
+                            Tag tag, detail::DirectionCounters* counters) {
+  ucp_request_param_t param = begin(pipe, Kind::Recv, capacity, tag, counters);
   // With UCP_OP_ATTR_FIELD_RECV_INFO, receives that UCX 1.13 completed in place (eager messages
   // already waiting) reported length 0 in our tests; completing every receive through the
   // callback, which is always given the length, avoids that.
@@ -54,8 +55,7 @@ void UcxRequest::start_recv(UcxPipe& pipe, std::uint64_t ucx_tag, void* data, st
 
 void UcxRequest::after_post(ucs_status_ptr_t result) {
   if (result == nullptr) {  // a send completed in place (receives never do, see start_recv)
-    done_ = true;
-    status_ = UCS_OK;
+    complete(UCS_OK, size_);
   } else if (UCS_PTR_IS_ERR(result)) {
     done_ = true;
     status_ = UCS_PTR_STATUS(result);
@@ -94,7 +94,10 @@ void UcxRequest::on_recv(void* request, ucs_status_t status, const ucp_tag_recv_
 void UcxRequest::complete(ucs_status_t status, std::size_t bytes) noexcept {
   done_ = true;
   status_ = status;
-  if (status == UCS_OK) bytes_ = bytes;
+  if (status == UCS_OK) {
+    bytes_ = bytes;
+    meter_.succeeded(bytes);
+  }
   // Cancelled because its edge failed: report the edge's failure, not "cancelled".
   if (status == UCS_ERR_CANCELED && cancel_reason_) error_ = in_context(*cancel_reason_);
 }
@@ -106,7 +109,9 @@ Error UcxRequest::in_context(const Error& cause) const {
 bool UcxRequest::abandon_if_stuck() noexcept {
   if (done_ || kind_ != Kind::Recv || pipe_ == nullptr || !pipe_->failure()) return false;
   // The grace runs from the later of the failure and the post, so every receive gets it whole.
-  if (detail::Clock::now() - std::max(pipe_->failed_at(), started_) < kStuckAfterFailure) {
+  if (std::min<detail::Clock::duration>(detail::Clock::now() - pipe_->failed_at(),
+                                        detail::LatencyClock::since(posted_)) <
+      kStuckAfterFailure) {
     return false;
   }
   done_ = true;
@@ -164,19 +169,26 @@ bool UcxRequest::wait_for(std::chrono::milliseconds timeout) {
 }
 
 void UcxRequest::throw_failure() {
-  if (error_) throw *error_;
+  Error error = failure();
+  meter_.failed(error);
+  throw error;
+}
+
+Error UcxRequest::failure() const {
+  if (error_) return *error_;
   if (status_ == UCS_ERR_MESSAGE_TRUNCATED) {
-    throw Error(Errc::Truncated, describe_operation() + ": the message of " +
-                                     std::to_string(recv_info_.length) +
-                                     " bytes does not fit the receive buffer of " +
-                                     std::to_string(size_) + " bytes");
+    return Error(Errc::Truncated, describe_operation() + ": the message of " +
+                                      std::to_string(recv_info_.length) +
+                                      " bytes does not fit the receive buffer of " +
+                                      std::to_string(size_) + " bytes");
   }
-  if (pipe_ != nullptr && pipe_->failure()) throw in_context(*pipe_->failure());
-  throw Error(errc_of(status_),
-              describe_operation() + " failed after " +
-                  detail::format_seconds(
-                      std::chrono::duration<double>(detail::Clock::now() - started_).count()) +
-                  ": " + describe(status_));
+  if (pipe_ != nullptr && pipe_->failure()) return in_context(*pipe_->failure());
+  return Error(
+      errc_of(status_),
+      describe_operation() + " failed after " +
+          detail::format_seconds(
+              std::chrono::duration<double>(detail::LatencyClock::since(posted_)).count()) +
+          ": " + describe(status_));
 }
 
 std::string UcxRequest::describe_operation() const {
@@ -219,6 +231,7 @@ void UcxRequest::finish_with_transport(const detail::Deadline& deadline) noexcep
 }
 
 void UcxRequest::release() noexcept {
+  const bool was_done = done_;
   // A send is given time to be received (see dropped_send_grace); only then is its link
   // failed. A receive is simply cancelled.
   if (!done_) {
@@ -226,6 +239,7 @@ void UcxRequest::release() noexcept {
     finish_with_transport(detail::Deadline(sending ? detail::dropped_send_grace(pipe_->op_timeout())
                                                    : std::chrono::milliseconds(kCancelTimeout)));
   }
+  if (meter_.pending()) account_at_release(was_done);
   if (ucx_request_ != nullptr) {
     // UCX still owns the operation (its link could not be closed): the callback frees this.
     if (pool_ != nullptr) pool_->forget(this);
@@ -239,11 +253,28 @@ void UcxRequest::release() noexcept {
   pool_->recycle(this);
 }
 
+// A failure the caller never looked at still counts; a receive dropped unfinished was given up,
+// which is no failure of the edge; a dropped send that could not be delivered failed.
+void UcxRequest::account_at_release(bool was_done) noexcept {
+  if (done_ && status_ == UCS_OK && !error_) return;  // counted when it completed
+  if (!was_done && kind_ == Kind::Recv) {
+    meter_.dropped();
+    return;
+  }
+  try {
+    meter_.failed(failure());
+  } catch (...) {
+    meter_.dropped();  // no memory for the message: at least it is no longer in flight
+  }
+}
+
 void UcxRequest::detach() noexcept {
   finish_with_transport(detail::Deadline(kCancelTimeout));
   if (!done_ || status_ != UCS_OK) {
     error_ = Error(Errc::Closed, describe_operation() + ": the ring was closed");
+    meter_.failed(*error_);
   }
+  meter_.clear();  // its counters go with the pipe
   pipe_ = nullptr;
   pool_ = nullptr;
 }
@@ -283,6 +314,7 @@ void RequestPool::recycle(UcxRequest* request) noexcept {
   request->bytes_ = 0;
   request->error_.reset();
   request->cancel_reason_.reset();
+  request->meter_.clear();
   try {
     free_.push_back(request);
   } catch (...) {

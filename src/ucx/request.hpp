@@ -5,6 +5,7 @@
 #include <ringpipe/pipe_group.hpp>
 
 #include "deadline.hpp"
+#include "edge_counters.hpp"
 #include "request_state.hpp"
 
 #include <ucp/api/ucp.h>
@@ -24,10 +25,12 @@ class UcxRequest final : public detail::RequestState {
 
   explicit UcxRequest(RequestPool& pool) : pool_(&pool) {}
 
-  // Posts the operation; the request may complete at once.
+  // Posts the operation; the request may complete at once. `counters`: where its outcome
+  // counts (nullptr for ringpipe's own messages).
   void start_send(UcxPipe& pipe, std::uint64_t ucx_tag, const void* data, std::size_t bytes,
-                  Tag tag);
-  void start_recv(UcxPipe& pipe, std::uint64_t ucx_tag, void* data, std::size_t capacity, Tag tag);
+                  Tag tag, detail::DirectionCounters* counters);
+  void start_recv(UcxPipe& pipe, std::uint64_t ucx_tag, void* data, std::size_t capacity, Tag tag,
+                  detail::DirectionCounters* counters);
 
   bool test() override;
   void wait(std::optional<std::chrono::milliseconds> timeout) override;
@@ -54,7 +57,8 @@ class UcxRequest final : public detail::RequestState {
                       void* user_data);
   void complete(ucs_status_t status, std::size_t bytes) noexcept;
   // Resets the state for a new operation; returns the UCX parameters common to both kinds.
-  ucp_request_param_t begin(UcxPipe& pipe, Kind kind, std::size_t size, Tag tag);
+  ucp_request_param_t begin(UcxPipe& pipe, Kind kind, std::size_t size, Tag tag,
+                            detail::DirectionCounters* counters);
   // Progresses until the transport is done with the buffer (cancelling a receive first).
   void finish_with_transport(const detail::Deadline& deadline) noexcept;
   // A receive that UCX had matched when its link failed cannot be cancelled, and its sender
@@ -63,7 +67,12 @@ class UcxRequest final : public detail::RequestState {
   // operation (its callback frees it, should it ever come). True if it was given up.
   bool abandon_if_stuck() noexcept;
   void after_post(ucs_status_ptr_t result);
+  // Counts the failure, once, then throws it.
   [[noreturn]] void throw_failure();
+  // The error throw_failure() throws.
+  [[nodiscard]] Error failure() const;
+  // Counts how an unobserved operation ended as its Request goes (`was_done`: before release).
+  void account_at_release(bool was_done) noexcept;
   // `cause` (an edge's failure) restated for this operation.
   [[nodiscard]] Error in_context(const Error& cause) const;
   [[nodiscard]] std::string describe_operation() const;
@@ -79,10 +88,13 @@ class UcxRequest final : public detail::RequestState {
   std::size_t size_ = 0;   // bytes to send, or receive capacity
   std::size_t bytes_ = 0;  // bytes transferred
   Tag tag_ = 0;
-  detail::Clock::time_point started_;
+  // When it was posted, in LatencyClock ticks: the one clock read of a post, which also times
+  // the latency (a steady_clock read costs three times as much in a VM).
+  std::uint64_t posted_ = 0;
   ucp_tag_recv_info_t recv_info_{};
   std::optional<Error> error_;          // a failure decided by ringpipe rather than by UCX
   std::optional<Error> cancel_reason_;  // why ringpipe cancelled it, if it did
+  detail::OperationMeter meter_;
 
   UcxRequest* prev_ = nullptr;  // links in the pool's in-use list
   UcxRequest* next_ = nullptr;

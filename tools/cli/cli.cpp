@@ -83,6 +83,10 @@ void Parser::add(std::string_view names, std::string value_name, std::string hel
   options_.push_back(std::move(option));
 }
 
+void Parser::add_flag(std::string_view names, std::string help, bool& target) {
+  add(names, "", std::move(help), [&target](std::string_view, std::string_view) { target = true; });
+}
+
 const Parser::Option* Parser::find(std::string_view name) const {
   for (const Option& option : options_) {
     if (name == option.short_name || name == option.long_name) return &option;
@@ -100,7 +104,8 @@ std::string Parser::help() const {
                               : option.long_name.empty()
                                   ? option.short_name
                                   : option.short_name + ", " + option.long_name;
-    text += help_entry(names + " " + option.value_name, option.help);
+    text += help_entry(option.value_name.empty() ? names : names + " " + option.value_name,
+                       option.help);
   }
   text += help_entry("-h, --help", "show this help and exit");
   text += help_entry("    --version", "show the version and exit");
@@ -128,6 +133,11 @@ void Parser::parse_one(int& i, int argc, char* const* argv) const {
   const Option* option = find(name);
   if (option == nullptr || name.size() < 2) {
     throw UsageError("unknown option " + quoted(arg));
+  }
+  if (option->value_name.empty()) {
+    if (value) throw UsageError("option " + std::string(name) + " takes no value");
+    option->parse(name, "");
+    return;
   }
   if (!value) {
     if (i + 1 >= argc) throw UsageError("option " + std::string(arg) + " needs a value");

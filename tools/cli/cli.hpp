@@ -35,6 +35,8 @@ class Parser {
   // An option that takes a value: `names` is "-n, --iters" or "--window", `value_name` stands
   // for the value in the help ("N"), and `help` may span lines ('\n').
   void add(std::string_view names, std::string value_name, std::string help, ValueParser parse);
+  // An option that takes no value ("--stats"): `target` becomes true when it is given.
+  void add_flag(std::string_view names, std::string help, bool& target);
 
   // Reads the options (--name VALUE, --name=VALUE, -n VALUE, -nVALUE). Returns nullopt to run,
   // or the exit status once --help or --version is printed (0) or a usage error reported (2).
@@ -51,7 +53,7 @@ class Parser {
   struct Option {
     std::string short_name;  // "-n", or empty
     std::string long_name;   // "--iters", or empty
-    std::string value_name;
+    std::string value_name;  // empty for a flag
     std::string help;
     ValueParser parse;
   };
