@@ -1,8 +1,8 @@
 // ringpipe: the orderly close of one endpoint, in band with the data.
 #include "ucx/goodbye.hpp"
 
-#include "ucx/tag_layout.hpp"
 #include "ucx/status.hpp"
+#include "ucx/tag_layout.hpp"
 
 #include <string>
 
