@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -158,9 +159,15 @@ std::vector<RankResult> spawn_ranks(int world_size, const std::function<void(int
     for (const RankChild& child : children) outputs.push_back(child.output.get());
     process::wait_readable(outputs, std::chrono::milliseconds(20));
     for (RankChild& child : children) {
-      if (child.output.is_open() && !process::drain(child.output.get(), child.result.output)) {
-        child.output.reset();
-      }
+      if (!child.output.is_open()) continue;
+      std::string& output = child.result.output;
+      const std::size_t before = output.size();
+      if (!process::drain(child.output.get(), output)) child.output.reset();
+      const double now_s = std::chrono::duration<double>(Clock::now() - start).count();
+      const auto lines = std::count(output.begin() + static_cast<std::ptrdiff_t>(before),
+                                    output.end(), '\n');
+      child.result.line_seconds.insert(child.result.line_seconds.end(),
+                                       static_cast<std::size_t>(lines), now_s);
     }
     for (RankChild& child : children) {
       const std::optional<int> status = child.process.try_reap();

@@ -27,6 +27,9 @@ struct RankResult {
   bool timed_out = false;
   double seconds = 0;  // from spawn to exit
   std::string output;  // stdout and stderr, interleaved
+  // When each complete line of `output` was read, in seconds from spawn: the time of an event
+  // the rank printed, without the process's exit (which sanitizers make slow).
+  std::vector<double> line_seconds;
 };
 
 struct SpawnOptions {

@@ -60,6 +60,7 @@ std::string describe(const RankResult& result);
 
 ::testing::AssertionResult JoinedAndVerifiedARound(const RankResult& result);
 
+// The rank printed its OUTCOME (or, without one, exited) within [min_s, max_s) of its spawn.
 ::testing::AssertionResult FinishedWithin(const RankResult& result, double min_s, double max_s);
 
 // A rank that joined and waited fails with Timeout naming the rank that never came.
