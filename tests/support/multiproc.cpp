@@ -164,8 +164,8 @@ std::vector<RankResult> spawn_ranks(int world_size, const std::function<void(int
       const std::size_t before = output.size();
       if (!process::drain(child.output.get(), output)) child.output.reset();
       const double now_s = std::chrono::duration<double>(Clock::now() - start).count();
-      const auto lines = std::count(output.begin() + static_cast<std::ptrdiff_t>(before),
-                                    output.end(), '\n');
+      const auto lines =
+          std::count(output.begin() + static_cast<std::ptrdiff_t>(before), output.end(), '\n');
       child.result.line_seconds.insert(child.result.line_seconds.end(),
                                        static_cast<std::size_t>(lines), now_s);
     }
