@@ -77,6 +77,14 @@ TEST_P(KilledRank, EverySurvivorFailsWithPeerFailedNamingItWithinFiveSeconds) {
         EXPECT_LT(detection, 5.0) << error.what();
         std::printf("rank %d: %s after %.3f s: %s\n", rank,
                     std::string(to_string(error.code())).c_str(), detection, error.what());
+        // The ring stays open until every survivor has its verdict: a survivor that closed
+        // early would be a second event its neighbour could report instead of the kill.
+        events.mark("verdict of rank " + std::to_string(rank));
+        for (int other = 0; other < world; ++other) {
+          if (other == victim) continue;
+          EXPECT_TRUE(events.wait_for("verdict of rank " + std::to_string(other), 30s))
+              << "rank " << other << " never learned of the kill";
+        }
       },
       options);
   test::print_verdicts(results);
