@@ -39,16 +39,17 @@ RendezvousServer::RendezvousServer(net::Socket listener, ServerConfig config)
 
 void RendezvousServer::run(const detail::Deadline& deadline, const std::atomic<bool>& stop) {
   while (true) {
-    if (stop.load(std::memory_order_relaxed)) {
-      abort_all(Errc::Closed, "rank 0 abandoned the rendezvous");
-      throw Error(Errc::Closed, "rendezvous stopped by rank 0");
-    }
+    // The deadline first: rank 0 stops its head when its own wait ran out too.
     if (deadline.expired()) {
       const std::string message = "rendezvous at " + address() + ": waited " +
                                   detail::format_seconds(deadline.elapsed_s()) + " for " +
                                   missing_ranks() + " of " + std::to_string(config_.world_size);
       abort_all(Errc::Timeout, message);
       throw Error(Errc::Timeout, message);
+    }
+    if (stop.load(std::memory_order_relaxed)) {
+      abort_all(Errc::Closed, "rank 0 abandoned the rendezvous");
+      throw Error(Errc::Closed, "rendezvous stopped by rank 0");
     }
 
     connections_.serve(deadline, *this);
@@ -184,12 +185,15 @@ void RendezvousServer::register_rank(Connection& connection, Hello hello) {
 
 void RendezvousServer::abandon(Connection& connection) {
   const int rank = connection.rank;
-  if (peers_sent_) {
-    // The ring is already committed to this rank: without it, nobody can proceed.
-    failure_ = Failure{Errc::Timeout,
-                       "rendezvous at " + address() + ": rank " + std::to_string(rank) +
-                           " timed out waiting for " + missing_ranks() + " of " +
-                           std::to_string(config_.world_size) + " to connect to their neighbours"};
+  if (peers_sent_ || rank == 0) {
+    // The ring is already committed to this rank, or the head's own rank is leaving (and the
+    // head with it): nobody can proceed, and every waiting rank learns who was missing rather
+    // than only that the head went away.
+    failure_ =
+        Failure{Errc::Timeout, "rendezvous at " + address() + ": rank " + std::to_string(rank) +
+                                   " timed out waiting for " + missing_ranks() + " of " +
+                                   std::to_string(config_.world_size) +
+                                   (peers_sent_ ? " to connect to their neighbours" : "")};
     return;
   }
   // Before the ring is committed a rank may leave: its slot opens again, and it learns who the

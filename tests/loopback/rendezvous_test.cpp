@@ -82,6 +82,24 @@ TEST(RendezvousFailure, MissingRankMakesEveryWaitingRankTimeOutNamingIt) {
   }
 }
 
+// Rank 0's own wait ends first (rank 1 would wait 20 s): its head goes with it, and must tell
+// rank 1 which rank was missing rather than only that the head left.
+TEST(RendezvousFailure, HeadThatGivesUpFirstTellsTheWaitingRanksWhichRankIsMissing) {
+  SpawnOptions options;
+  options.timeout = 30s;
+  options.ranks = {0, 1};
+  options.customize = [](int rank, auto& env) {
+    env["RINGPIPE_RENDEZVOUS_TIMEOUT_S"] = rank == 0 ? "2" : "20";
+  };
+  const auto results = spawn_ranks(
+      3, [](int) { join_and_report(); }, options);
+  ASSERT_EQ(results.size(), 2u);
+  for (const RankResult& result : results) EXPECT_TRUE(WaitingRankTimedOutNaming(result, "rank 2"));
+  // Whether the head's deadline or rank 0's own wait ends first, rank 1 is told at rank 0's
+  // deadline, not at its own 20 s one.
+  for (const RankResult& result : results) EXPECT_TRUE(FinishedWithin(result, 1.9, 6.0));
+}
+
 TEST(RendezvousFailure, DuplicateRankIsRejectedAndTheRingStillForms) {
   SpawnOptions options = with_rendezvous_timeout("20");
   options.ranks = {0, 1, 1};
