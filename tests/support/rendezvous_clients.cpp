@@ -144,9 +144,9 @@ double outcome_seconds(const RankResult& result) {
 ::testing::AssertionResult FinishedWithin(const RankResult& result, double min_s, double max_s) {
   const double seconds = outcome_seconds(result);
   if (seconds >= min_s && seconds < max_s) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "reported its outcome after " << seconds
-                                       << " s, expected [" << min_s << ", " << max_s << ") s; "
-                                       << describe(result);
+  return ::testing::AssertionFailure()
+         << "reported its outcome after " << seconds << " s, expected [" << min_s << ", " << max_s
+         << ") s; " << describe(result);
 }
 
 ::testing::AssertionResult WaitingRankTimedOutNaming(const RankResult& result,
