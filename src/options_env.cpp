@@ -131,6 +131,21 @@ std::chrono::milliseconds parse_seconds(const EnvValue& env) {
   return std::chrono::ceil<std::chrono::milliseconds>(std::chrono::duration<double>(seconds));
 }
 
+// A byte count: digits with an optional binary suffix K, M or G ("64K" is 65536); at least 1.
+std::size_t parse_bytes(const EnvValue& env) {
+  constexpr std::string_view kExpected = "a byte count >= 1, optionally with K, M or G (1024-based)";
+  std::string_view text = env.value;
+  unsigned shift = 0;
+  if (!text.empty()) {
+    const char unit = static_cast<char>(std::toupper(static_cast<unsigned char>(text.back())));
+    shift = unit == 'K' ? 10 : unit == 'M' ? 20 : unit == 'G' ? 30 : 0;
+    if (shift != 0) text.remove_suffix(1);
+  }
+  const auto value = parse_u64(text, 10);
+  if (!value || *value == 0 || *value > (std::uint64_t{1} << 46 >> shift)) env.fail(kExpected);
+  return static_cast<std::size_t>(*value << shift);
+}
+
 bool parse_flag(const EnvValue& env) {
   const std::string name = lower(env.value);
   if (name == "1" || name == "true" || name == "yes" || name == "on") return true;
@@ -237,6 +252,13 @@ void read_tuning_from_env(Options& options) {
   }
   if (auto env = first_set({"RINGPIPE_GPU_COPY_KERNEL"})) {
     options.gpu_copy_kernel = parse_flag(*env);
+  }
+  if (auto env = first_set({"RINGPIPE_SINGLE_COPY"})) options.single_copy = parse_flag(*env);
+  if (auto env = first_set({"RINGPIPE_REGISTERED_MIN_BYTES"})) {
+    options.registered_min_bytes = parse_bytes(*env);
+  }
+  if (auto env = first_set({"RINGPIPE_SINGLE_COPY_MIN_BYTES"})) {
+    options.single_copy_min_bytes = parse_bytes(*env);
   }
   if (auto env = first_set({"RINGPIPE_IFNAME"})) options.ifname = parse_ifname(*env);
   if (auto env = first_set({"RINGPIPE_JOB_ID"})) options.job_id = parse_job_id(*env);

@@ -13,11 +13,14 @@
 #include "rendezvous/client.hpp"
 #include "rendezvous/hosted.hpp"
 #include "ringpipe_config.hpp"
+#include "single_copy/probe.hpp"
 #include "ucx/context.hpp"
+#include "ucx/edge_probe.hpp"
 #include "ucx/endpoint.hpp"
 #include "ucx/goodbye.hpp"
 #include "ucx/pipe.hpp"
 #include "ucx/request.hpp"
+#include "ucx/single_copy.hpp"
 #include "ucx/worker.hpp"
 
 #include <array>
@@ -38,6 +41,7 @@ class RingImpl {
   // Declared in acquisition order, so members are destroyed in UCX's teardown order.
   ucx::Context context_;
   ucx::Worker worker_;
+  ucx::SingleCopy single_copy_;                 // outlives the requests it queues
   std::unique_ptr<liveness::Monitor> monitor_;  // rings of two or more ranks
   std::vector<std::unique_ptr<Link>> links_;
   ucx::RequestPool pool_;
@@ -57,6 +61,7 @@ class RingImpl {
     return gpu_edges_ ? gpu_edges_->succ() : static_cast<PipeGroup&>(*succ_);
   }
   void abort() noexcept { failures_->request_abort(); }
+  [[nodiscard]] SingleCopyPaths single_copy_paths(const ucx::UcxPipe& pipe) const;
 
  private:
   [[nodiscard]] rendezvous::Hello hello(const std::string& liveness_host) const;
@@ -82,7 +87,9 @@ const Options& checked(const Options& options) {
 RingImpl::RingImpl(const Options& options)
     : options_(checked(options)),
       context_(options.ifname, options.liveness_timeout),
-      worker_(context_, options.progress) {
+      worker_(context_, options.progress),
+      single_copy_(options.single_copy, options.registered_min_bytes,
+                   options.single_copy_min_bytes) {
   configure_logging(log_config_from_env());
   set_log_rank(options.rank);
   const Deadline deadline(options.rendezvous_timeout);
@@ -123,6 +130,10 @@ RingImpl::RingImpl(const Options& options)
       monitor_->connect(options.world_size, neighbour(peers.pred), neighbour(peers.succ),
                         peers.ring_secret, deadline);
     }
+    // After the liveness link: a neighbour that dies meanwhile fails the probe at once.
+    const single_copy::ProbePage probe_page(options.single_copy);
+    single_copy_.set_nonce(probe_page.hello().probe_pattern);
+    ucx::probe_edges(worker_, *pred_, *succ_, probe_page, single_copy_.reader(), deadline);
     if (options.comm_device == CommDevice::Gpu) connect_gpu(peers, deadline);
     client.ready(deadline);
     if (head) head->finish();
@@ -171,12 +182,18 @@ void RingImpl::connect(const rendezvous::Peers& peers) {
   const int n = options_.world_size;
   const int r = options_.rank;
   pred_ = std::make_unique<ucx::UcxPipe>(worker_, *link_to((r - 1 + n) % n).endpoint, pool_,
-                                         ucx::UcxPipe::Side::Pred, r, n, options_.op_timeout);
+                                         single_copy_, ucx::UcxPipe::Side::Pred, r, n,
+                                         options_.op_timeout);
   succ_ = std::make_unique<ucx::UcxPipe>(worker_, *link_to((r + 1) % n).endpoint, pool_,
-                                         ucx::UcxPipe::Side::Succ, r, n, options_.op_timeout);
+                                         single_copy_, ucx::UcxPipe::Side::Succ, r, n,
+                                         options_.op_timeout);
   failures_ = std::make_unique<FailurePropagation>(options_, worker_, monitor_.get(), links_,
                                                    std::array{pred_.get(), succ_.get()});
-  worker_.set_after_progress([this] { failures_->apply_link_events(); });
+  // Failures first: a receive whose link failed is not copied.
+  worker_.set_after_progress([this] {
+    failures_->apply_link_events();
+    single_copy_.run_pending();
+  });
 }
 
 void RingImpl::connect_gpu(const rendezvous::Peers& peers, const Deadline& deadline) {
@@ -194,6 +211,17 @@ void RingImpl::connect_gpu(const rendezvous::Peers& peers, const Deadline& deadl
   };
   gpu_edges_ = gpu::make_edges(worker_, *pred_, *succ_, peer_of(peers.pred), peer_of(peers.succ),
                                options_, device_, ucx_cuda, deadline);
+}
+
+SingleCopyPaths RingImpl::single_copy_paths(const ucx::UcxPipe& pipe) const {
+  const ucx::EdgeCopyPaths& paths = pipe.copy_paths();
+  SingleCopyPaths out;
+  out.registered = single_copy_.enabled() && paths.send_mapped_file;
+  out.plain = single_copy_.enabled() && paths.send_read_process;
+  out.registered_min_bytes = single_copy_.registered_min_bytes();
+  out.plain_min_bytes = single_copy_.plain_min_bytes();
+  out.why_not = paths.why_not;
+  return out;
 }
 
 Link& RingImpl::link_to(int peer) {
@@ -280,6 +308,7 @@ PipeGroup& Ring::succ() noexcept { return impl_->succ(); }
 PipeGroup& Ring::host_pred() noexcept { return *impl_->pred_; }
 PipeGroup& Ring::host_succ() noexcept { return *impl_->succ_; }
 void Ring::abort() { impl_->abort(); }
+RegisteredBuffer Ring::allocate(std::size_t bytes) { return RegisteredBuffer(bytes); }
 
 RingStats Ring::stats() const {
   const detail::RingImpl& impl = *impl_;
@@ -308,10 +337,13 @@ RingStats Ring::stats() const {
 LinkInfo Ring::link_info(const PipeGroup& edge) const {
   for (const auto& link : impl_->links_) {
     if (link->peer == edge.peer()) {
-      LinkInfo info{link->peer, link->host, DataPath::Host, link->endpoint->transport_names()};
+      LinkInfo info{link->peer, link->host, DataPath::Host, link->endpoint->transport_names(), {}};
       if (impl_->gpu_edges_ && (&edge == &impl_->pred() || &edge == &impl_->succ())) {
         info.data_path = impl_->gpu_edges_->path(edge);
+        return info;
       }
+      const bool is_pred = &edge == impl_->pred_.get() || &edge == &impl_->pred();
+      info.single_copy = impl_->single_copy_paths(is_pred ? *impl_->pred_ : *impl_->succ_);
       return info;
     }
   }

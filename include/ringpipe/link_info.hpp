@@ -3,6 +3,7 @@
 
 #include <ringpipe/export.hpp>
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -22,6 +23,16 @@ enum class DataPath : std::uint8_t {
 // "host", "cuda-ipc", "cuda device copy", "nccl", "ucx".
 RINGPIPE_API std::string_view to_string(DataPath path) noexcept;
 
+// Which host messages this rank sends on an edge move with one copy, made by the neighbour (see
+// Options::single_copy); the others go through UCX.
+struct SingleCopyPaths {
+  bool registered = false;  // from a RegisteredBuffer, from registered_min_bytes on
+  bool plain = false;       // from other memory, from plain_min_bytes on (process_vm_readv)
+  std::size_t registered_min_bytes = 0;
+  std::size_t plain_min_bytes = 0;
+  std::string why_not;  // what the edge's probe found against a path ("" if nothing)
+};
+
 struct LinkInfo {
   int peer = 0;
   std::string peer_host;  // the neighbour's host name
@@ -30,9 +41,11 @@ struct LinkInfo {
   // or {"self"}: they carry host data, and in GPU mode the control messages beside the GPU
   // path. Empty once the link is closed.
   std::vector<std::string> transports;
+  // Host edges only (CPU mode, and GPU mode's host_pred/host_succ).
+  SingleCopyPaths single_copy;
 
-  // One line for people: "host over ucx: sysv/memory, cma/memory", or
-  // "cuda-ipc (control over ucx: sysv/memory)".
+  // One line for people: "host over ucx: sysv/memory, cma/memory; single copy: registered
+  // from 64 KiB, other memory from 1 MiB", or "cuda-ipc (control over ucx: sysv/memory)".
   [[nodiscard]] RINGPIPE_API std::string describe() const;
 };
 

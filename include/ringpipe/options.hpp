@@ -4,6 +4,7 @@
 #include <ringpipe/export.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -79,6 +80,18 @@ struct RINGPIPE_API Options {
   // launch instead of one copy call each), which uses the GPU's SMs for the copy; false leaves
   // every copy to the copy engine.
   bool gpu_copy_kernel = true;
+
+  // Host messages to a neighbour on the same host move with one copy, made by the receiver:
+  // from a RegisteredBuffer (Ring::allocate) at or above registered_min_bytes, with a memcpy
+  // from its mapping; from other memory at or above single_copy_min_bytes, with
+  // process_vm_readv. Smaller messages, other hosts, and neighbours the system does not let
+  // this rank read (another user, ptrace restrictions, containers) keep UCX's path (two copies
+  // over shared memory). Each edge finds out once, as the Ring forms; Ring::link_info says
+  // what it found and why. false: UCX's path always (both ends of an edge must agree, so one
+  // rank's false turns single copy off on both of its edges).
+  bool single_copy = true;
+  std::size_t registered_min_bytes = std::size_t{64} << 10;
+  std::size_t single_copy_min_bytes = std::size_t{1} << 20;
 
   // Network interfaces for data and to advertise ("" = any), in NCCL_SOCKET_IFNAME's forms:
   // "eth,ib" (name prefixes), "^docker,lo" (all but these), "=eth0" (exact names); an entry

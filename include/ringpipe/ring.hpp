@@ -5,8 +5,10 @@
 #include <ringpipe/link_info.hpp>
 #include <ringpipe/options.hpp>
 #include <ringpipe/pipe_group.hpp>
+#include <ringpipe/registered_buffer.hpp>
 #include <ringpipe/stats.hpp>
 
+#include <cstddef>
 #include <memory>
 #include <string>
 
@@ -65,6 +67,12 @@ class RINGPIPE_API Ring {
   // stop the writer, so counters of one edge may be a message apart). The Ring must outlive
   // the call. Each edge's link is as it was when the ring was joined.
   [[nodiscard]] RingStats stats() const;
+
+  // Host memory for messages that move at memory speed between the ranks of one host: a send
+  // from it (of at least Options::registered_min_bytes) is copied once, by the receiver, from
+  // its mapping of the buffer. Any ring of the process may use it; it may outlive the Ring.
+  // Throws as RegisteredBuffer's constructor does.
+  [[nodiscard]] RegisteredBuffer allocate(std::size_t bytes);
 
   // Fails the whole ring on purpose, for serving stacks that restart after an error elsewhere:
   // both neighbours are told at once and pass it on, so every other rank's pending and later

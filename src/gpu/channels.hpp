@@ -10,7 +10,8 @@ namespace ringpipe::gpu {
 inline constexpr ucx::ControlChannel kDescriptorChannel{1};
 // Replies to descriptors, tagged with the descriptor's sequence number.
 inline constexpr ucx::ControlChannel kReplyChannel{2};
-// An edge's setup: the path handshake and the NCCL unique id.
-inline constexpr ucx::ControlChannel kSetupChannel{3};
+// An edge's setup: the path handshake (tag 0) and the NCCL unique id (tag 1), beside the
+// single-copy probe.
+inline constexpr ucx::ControlChannel kSetupChannel = ucx::kSetupChannel;
 
 }  // namespace ringpipe::gpu

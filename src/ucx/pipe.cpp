@@ -5,11 +5,12 @@
 
 namespace ringpipe::ucx {
 
-UcxPipe::UcxPipe(Worker& worker, Endpoint& endpoint, RequestPool& pool, Side side, int rank,
-                 int world_size, std::chrono::milliseconds op_timeout)
+UcxPipe::UcxPipe(Worker& worker, Endpoint& endpoint, RequestPool& pool, SingleCopy& single_copy,
+                 Side side, int rank, int world_size, std::chrono::milliseconds op_timeout)
     : worker_(worker),
       endpoint_(endpoint),
       pool_(pool),
+      single_copy_(single_copy),
       rank_(rank),
       peer_(side == Side::Succ ? (rank + 1) % world_size : (rank - 1 + world_size) % world_size),
       op_timeout_(op_timeout) {
@@ -87,9 +88,37 @@ UcxRequest* UcxPipe::post_control_recv(ControlChannel channel, Tag tag, void* da
 UcxRequest* UcxPipe::send_on(std::uint64_t channel, Tag tag, const void* data, std::size_t bytes,
                              detail::DirectionCounters* counters) {
   UcxRequest* request = pool_.acquire();
-  request->start_send(*this, send_tag_base_ | channel_bits(channel) | tag, data, bytes, tag,
-                      counters);
+  const std::uint64_t ucx_tag = send_tag_base_ | channel_bits(channel) | tag;
+  if (bytes >= single_copy_from_ && channel == kDataChannel) {
+    single_copy::Descriptor descriptor;
+    if (single_copy_.plan(copy_paths_, data, bytes, descriptor)) {
+      request->start_single_copy_send(*this, ucx_tag, descriptor, bytes, tag, counters);
+      return request;
+    }
+  }
+  request->start_send(*this, ucx_tag, data, bytes, tag, counters);
   return request;
+}
+
+void UcxPipe::set_copy_paths(EdgeCopyPaths paths) {
+  copy_paths_ = std::move(paths);
+  single_copy_from_ = single_copy_.threshold(copy_paths_);
+}
+
+void UcxPipe::send_ack(std::uint32_t token, single_copy::Outcome outcome) noexcept {
+  if (failure_ || endpoint_.get() == nullptr) return;  // the sender hears of the failure instead
+  ucp_request_param_t param{};
+  param.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK;
+  param.cb.send = [](void* request, ucs_status_t /*status*/, void* /*user_data*/) {
+    ucp_request_free(request);
+  };
+  // The byte sent must outlive the send: one constant per outcome.
+  static constexpr std::uint8_t kOutcomeBytes[] = {0, 1, 2, 3};
+  const ucs_status_ptr_t sent =
+      ucp_tag_send_nbx(endpoint_.get(), &kOutcomeBytes[static_cast<std::uint8_t>(outcome)], 1,
+                       ack_tag(token), &param);
+  // An error means the link broke: the sender learns it from the link, not from the ack.
+  (void)sent;
 }
 
 UcxRequest* UcxPipe::recv_on(std::uint64_t channel, Tag tag, void* data, std::size_t capacity,
@@ -112,8 +141,10 @@ void UcxPipe::fail(const Error& error) {
   if (failure_) return;
   failure_ = error;
   failed_at_ = detail::Clock::now();
+  // Receives, and single-copy sends waiting for their ack, would otherwise wait forever.
   pool_.for_each_in_use([&](UcxRequest& request) {
-    if (request.pipe() == this && !request.done() && request.kind() == UcxRequest::Kind::Recv) {
+    if (request.pipe() == this && !request.done() &&
+        (request.kind() == UcxRequest::Kind::Recv || request.is_single_copy())) {
       request.cancel_with(error);
     }
   });

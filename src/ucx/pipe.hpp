@@ -7,11 +7,13 @@
 #include "edge_counters.hpp"
 #include "ucx/endpoint.hpp"
 #include "ucx/request.hpp"
+#include "ucx/single_copy.hpp"
 #include "ucx/tag_layout.hpp"
 #include "ucx/worker.hpp"
 
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -22,8 +24,8 @@ class UcxPipe final : public PipeGroup {
  public:
   enum class Side { Pred, Succ };
 
-  UcxPipe(Worker& worker, Endpoint& endpoint, RequestPool& pool, Side side, int rank,
-          int world_size, std::chrono::milliseconds op_timeout);
+  UcxPipe(Worker& worker, Endpoint& endpoint, RequestPool& pool, SingleCopy& single_copy,
+          Side side, int rank, int world_size, std::chrono::milliseconds op_timeout);
 
   [[nodiscard]] int rank() const noexcept override { return rank_; }
   [[nodiscard]] int peer() const noexcept override { return peer_; }
@@ -36,6 +38,15 @@ class UcxPipe final : public PipeGroup {
   [[nodiscard]] Worker& worker() noexcept { return worker_; }
   [[nodiscard]] Endpoint& endpoint() noexcept { return endpoint_; }
   [[nodiscard]] std::chrono::milliseconds op_timeout() const noexcept { return op_timeout_; }
+  [[nodiscard]] SingleCopy& single_copy() noexcept { return single_copy_; }
+
+  // How single copies move on this edge, as its probe found (none until then).
+  void set_copy_paths(EdgeCopyPaths paths);
+  [[nodiscard]] const EdgeCopyPaths& copy_paths() const noexcept { return copy_paths_; }
+  // The smallest user message sent as a descriptor on this edge (SIZE_MAX: none).
+  [[nodiscard]] std::size_t single_copy_from() const noexcept { return single_copy_from_; }
+  // Tells the neighbour how the receive of its single-copy send `token` ended.
+  void send_ack(std::uint32_t token, single_copy::Outcome outcome) noexcept;
 
   // Throws the edge's failure, or Closed, restated for `operation`.
   void check_sendable(std::string_view operation, Tag tag, std::size_t bytes) const;
@@ -76,6 +87,9 @@ class UcxPipe final : public PipeGroup {
   Worker& worker_;
   Endpoint& endpoint_;
   RequestPool& pool_;
+  SingleCopy& single_copy_;
+  EdgeCopyPaths copy_paths_;
+  std::size_t single_copy_from_ = std::numeric_limits<std::size_t>::max();
   int rank_;
   int peer_;
   std::uint64_t send_tag_base_;

@@ -3,9 +3,11 @@
 
 #include "log.hpp"
 #include "ucx/pipe.hpp"
+#include "ucx/single_copy.hpp"
 #include "ucx/status.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 namespace ringpipe::ucx {
 namespace {
@@ -25,6 +27,7 @@ ucp_request_param_t UcxRequest::begin(UcxPipe& pipe, Kind kind, std::size_t size
   kind_ = kind;
   size_ = size;
   tag_ = tag;
+  callback_ran_ = false;
   posted_ = detail::LatencyClock::now();
   if (counters != nullptr) meter_.start(*counters, posted_);
   ucp_request_param_t param{};
@@ -48,9 +51,41 @@ void UcxRequest::start_recv(UcxPipe& pipe, std::uint64_t ucx_tag, void* data, st
   // callback, which is always given the length, avoids that.
   param.op_attr_mask |= UCP_OP_ATTR_FLAG_NO_IMM_CMPL;
   param.cb.recv = &UcxRequest::on_recv;
+  user_buffer_ = data;
+  // A descriptor must fit where UCX writes: a smaller receive lands in the staging buffer.
+  staged_ = capacity < sizeof staging_ && pipe.copy_paths().receives;
   posting_ = true;
-  after_post(ucp_tag_recv_nbx(pipe.worker().get(), data, capacity, ucx_tag, kFullMask, &param));
+  after_post(ucp_tag_recv_nbx(pipe.worker().get(), staged_ ? staging_ : data,
+                              staged_ ? sizeof staging_ : capacity, ucx_tag, kDataMask, &param));
   posting_ = false;
+}
+
+void UcxRequest::start_single_copy_send(UcxPipe& pipe, std::uint64_t ucx_tag,
+                                        const single_copy::Descriptor& descriptor,
+                                        std::size_t bytes, Tag tag,
+                                        detail::DirectionCounters* counters) {
+  ucp_request_param_t param = begin(pipe, Kind::Send, bytes, tag, counters);
+  single_copy_ = true;
+  descriptor_ = descriptor;
+  descriptor_.ack_token = pipe.single_copy().next_token();
+  // The ack's receive first: it is what completes the request (ucx_request_ while pending).
+  ucp_request_param_t ack = param;
+  ack.op_attr_mask |= UCP_OP_ATTR_FLAG_NO_IMM_CMPL;
+  ack.cb.recv = &UcxRequest::on_ack;
+  posting_ = true;
+  after_post(ucp_tag_recv_nbx(pipe.worker().get(), &ack_byte_, sizeof ack_byte_,
+                              ack_tag(descriptor_.ack_token), kFullMask, &ack));
+  posting_ = false;
+  if (done_) return;  // the ack's receive could not be posted
+  param.cb.send = &UcxRequest::on_descriptor_sent;
+  const ucs_status_ptr_t sent = ucp_tag_send_nbx(pipe.endpoint().get(), &descriptor_,
+                                                 sizeof descriptor_, ucx_tag | kSingleCopyBit, &param);
+  if (UCS_PTR_IS_ERR(sent)) {
+    cancel_with(Error(errc_of(UCS_PTR_STATUS(sent)),
+                      "its descriptor could not be sent: " + describe(UCS_PTR_STATUS(sent))));
+  } else if (sent != nullptr) {
+    descriptor_send_ = sent;
+  }
 }
 
 void UcxRequest::after_post(ucs_status_ptr_t result) {
@@ -59,7 +94,7 @@ void UcxRequest::after_post(ucs_status_ptr_t result) {
   } else if (UCS_PTR_IS_ERR(result)) {
     done_ = true;
     status_ = UCS_PTR_STATUS(result);
-  } else if (done_) {
+  } else if (callback_ran_) {
     ucp_request_free(result);  // the callback already ran, inside the post
   } else {
     ucx_request_ = result;
@@ -82,13 +117,139 @@ void UcxRequest::on_recv(void* request, ucs_status_t status, const ucp_tag_recv_
   auto* self = static_cast<UcxRequest*>(user_data);
   if (!self->posting_) ucp_request_free(request);
   self->ucx_request_ = nullptr;
+  self->callback_ran_ = true;
   if (self->released_) {
     delete self;
     return;
   }
   // On truncation UCX reports the sender's length, which the error message states.
   if (info != nullptr) self->recv_info_ = *info;
-  self->complete(status, info != nullptr ? info->length : 0);
+  const std::size_t length = info != nullptr ? info->length : 0;
+  if (status == UCS_OK && length == sizeof self->descriptor_ && self->holds_descriptor()) {
+    self->descriptor_arrived();
+    return;
+  }
+  if (self->staged_) self->unstage(status, length);
+  self->complete(status, length);
+}
+
+void UcxRequest::unstage(ucs_status_t& status, std::size_t length) noexcept {
+  if (status != UCS_OK) return;
+  if (length > size_) {
+    status = UCS_ERR_MESSAGE_TRUNCATED;  // recv_info_ holds the message's length
+    return;
+  }
+  if (length > 0) std::memcpy(user_buffer_, staging_, length);
+}
+
+bool UcxRequest::holds_descriptor() const noexcept {
+  if (pipe_ == nullptr || !pipe_->copy_paths().receives) return false;
+  single_copy::Descriptor header;
+  std::memcpy(&header, staged_ ? staging_ : user_buffer_, sizeof header);
+  return header.magic == single_copy::Descriptor::kMagic &&
+         header.nonce == pipe_->copy_paths().peer_nonce;
+}
+
+void UcxRequest::descriptor_arrived() noexcept {
+  std::memcpy(&descriptor_, staged_ ? staging_ : user_buffer_, sizeof descriptor_);
+  single_copy_ = true;
+  pipe_->single_copy().enqueue(this);
+  pipe_->worker().request_after_progress();
+}
+
+void UcxRequest::copy_from_peer(single_copy::PeerReader& reader) noexcept {
+  using single_copy::Outcome;
+  using Status = single_copy::ReadResult::Status;
+  const std::uint32_t token = descriptor_.ack_token;
+  if (pipe_ == nullptr) return;
+  if (done_) {  // cancelled after its descriptor came: the sender's data was not taken
+    pipe_->send_ack(token, Outcome::Dropped);
+    return;
+  }
+  try {
+    if (pipe_->failure()) {
+      error_ = in_context(*pipe_->failure());
+      complete(UCS_ERR_CANCELED, 0);
+      return;
+    }
+    if (descriptor_.size > size_) {
+      pipe_->send_ack(token, Outcome::Truncated);
+      recv_info_.length = descriptor_.size;
+      complete(UCS_ERR_MESSAGE_TRUNCATED, 0);
+      return;
+    }
+    const single_copy::ReadResult result =
+        reader.read(pipe_->copy_paths().peer_pid, descriptor_, user_buffer_);
+    if (result.status == Status::Ok) {
+      pipe_->send_ack(token, Outcome::Copied);
+      complete(UCS_OK, descriptor_.size);
+      return;
+    }
+    if (result.status == Status::PeerGone) {
+      error_ = Error(Errc::PeerFailed, describe_operation() + ": rank " +
+                                           std::to_string(pipe_->peer()) +
+                                           " exited while its message was copied (" +
+                                           result.why + ")");
+    } else {
+      pipe_->send_ack(token, Outcome::Failed);
+      error_ = Error(Errc::Internal,
+                     describe_operation() + ": cannot read the sender's memory: " + result.why);
+    }
+    complete(UCS_ERR_IO_ERROR, 0);
+  } catch (const std::exception& error) {  // no memory for a message: still end the receive
+    detail::log(detail::LogLevel::Error, error.what());
+    complete(UCS_ERR_NO_MEMORY, 0);
+  }
+}
+
+void UcxRequest::on_ack(void* request, ucs_status_t status, const ucp_tag_recv_info_t* info,
+                        void* user_data) {
+  auto* self = static_cast<UcxRequest*>(user_data);
+  if (!self->posting_) ucp_request_free(request);
+  self->ucx_request_ = nullptr;
+  self->callback_ran_ = true;
+  if (self->released_) {
+    if (!self->transport_owns()) delete self;
+    return;
+  }
+  self->acked_ = true;
+  self->ack_status_ = status;
+  if (status == UCS_OK && info != nullptr && info->length == sizeof self->ack_byte_) {
+    self->ack_outcome_ = static_cast<single_copy::Outcome>(self->ack_byte_);
+  }
+  self->finish_single_copy_send();
+}
+
+void UcxRequest::on_descriptor_sent(void* request, ucs_status_t status, void* user_data) {
+  auto* self = static_cast<UcxRequest*>(user_data);
+  ucp_request_free(request);
+  self->descriptor_send_ = nullptr;
+  if (self->released_) {
+    if (!self->transport_owns()) delete self;
+    return;
+  }
+  if (status != UCS_OK && !self->acked_) {
+    // The ack will not come: end the request through its ack's receive.
+    self->cancel_with(Error(errc_of(status), "its descriptor was not delivered: " + describe(status)));
+    return;
+  }
+  self->finish_single_copy_send();
+}
+
+void UcxRequest::finish_single_copy_send() noexcept {
+  if (!acked_ || descriptor_send_ != nullptr || done_) return;
+  if (ack_status_ != UCS_OK) {
+    complete(ack_status_, 0);
+    return;
+  }
+  if (ack_outcome_ == single_copy::Outcome::Failed) {
+    error_ = Error(Errc::Internal, describe_operation() +
+                                       ": the receiver could not read the message from this "
+                                       "rank's memory");
+    complete(UCS_ERR_IO_ERROR, 0);
+    return;
+  }
+  complete(UCS_OK, size_);
 }
 
 void UcxRequest::complete(ucs_status_t status, std::size_t bytes) noexcept {
@@ -201,6 +362,10 @@ std::string UcxRequest::describe_operation() const {
 void UcxRequest::cancel_with(const Error& error) noexcept {
   if (done_) return;
   cancel_reason_ = error;
+  if (copy_queue_ != nullptr) {  // its descriptor came but the copy has not run: it never will
+    complete(UCS_ERR_CANCELED, 0);
+    return;  // the queue still tells the sender
+  }
   if (ucx_request_ != nullptr && pipe_ != nullptr) {
     ucp_request_cancel(pipe_->worker().get(), ucx_request_);
   }
@@ -239,8 +404,9 @@ void UcxRequest::release() noexcept {
     finish_with_transport(detail::Deadline(sending ? detail::dropped_send_grace(pipe_->op_timeout())
                                                    : std::chrono::milliseconds(kCancelTimeout)));
   }
+  if (copy_queue_ != nullptr) leave_copy_queue();
   if (meter_.pending()) account_at_release(was_done);
-  if (ucx_request_ != nullptr) {
+  if (transport_owns()) {
     // UCX still owns the operation (its link could not be closed): the callback frees this.
     if (pool_ != nullptr) pool_->forget(this);
     released_ = true;
@@ -268,8 +434,14 @@ void UcxRequest::account_at_release(bool was_done) noexcept {
   }
 }
 
+void UcxRequest::leave_copy_queue() noexcept {
+  copy_queue_->remove(this);
+  if (pipe_ != nullptr) pipe_->send_ack(descriptor_.ack_token, single_copy::Outcome::Dropped);
+}
+
 void UcxRequest::detach() noexcept {
   finish_with_transport(detail::Deadline(kCancelTimeout));
+  if (copy_queue_ != nullptr) leave_copy_queue();
   if (!done_ || status_ != UCS_OK) {
     error_ = Error(Errc::Closed, describe_operation() + ": the ring was closed");
     meter_.failed(*error_);
@@ -312,6 +484,14 @@ void RequestPool::recycle(UcxRequest* request) noexcept {
   request->done_ = false;
   request->status_ = UCS_OK;
   request->bytes_ = 0;
+  request->single_copy_ = false;
+  request->descriptor_send_ = nullptr;
+  request->acked_ = false;
+  request->ack_status_ = UCS_OK;
+  request->ack_outcome_ = single_copy::Outcome::Copied;
+  request->staged_ = false;
+  request->copy_queue_ = nullptr;
+  request->next_copy_ = nullptr;
   request->error_.reset();
   request->cancel_reason_.reset();
   request->meter_.clear();

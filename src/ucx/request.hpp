@@ -7,6 +7,8 @@
 #include "deadline.hpp"
 #include "edge_counters.hpp"
 #include "request_state.hpp"
+#include "single_copy/descriptor.hpp"
+#include "single_copy/peer_reader.hpp"
 
 #include <ucp/api/ucp.h>
 
@@ -17,6 +19,7 @@
 namespace ringpipe::ucx {
 
 class UcxPipe;
+class SingleCopy;
 class RequestPool;
 
 class UcxRequest final : public detail::RequestState {
@@ -31,6 +34,14 @@ class UcxRequest final : public detail::RequestState {
                   Tag tag, detail::DirectionCounters* counters);
   void start_recv(UcxPipe& pipe, std::uint64_t ucx_tag, void* data, std::size_t capacity, Tag tag,
                   detail::DirectionCounters* counters);
+  // Posts a single-copy send of `bytes`: `descriptor` goes out under the message's tag, and the
+  // request completes when the receiver acknowledges its copy.
+  void start_single_copy_send(UcxPipe& pipe, std::uint64_t ucx_tag,
+                              const single_copy::Descriptor& descriptor, std::size_t bytes, Tag tag,
+                              detail::DirectionCounters* counters);
+  // A receive whose descriptor arrived: copies the data it names from the sender (unless the
+  // receive ended meanwhile), then tells the sender. Called by the Ring's SingleCopy queue.
+  void copy_from_peer(single_copy::PeerReader& reader) noexcept;
 
   bool test() override;
   void wait(std::optional<std::chrono::milliseconds> timeout) override;
@@ -43,6 +54,8 @@ class UcxRequest final : public detail::RequestState {
   [[nodiscard]] std::optional<Error> outcome();
   [[nodiscard]] const UcxPipe* pipe() const noexcept { return pipe_; }
   [[nodiscard]] Kind kind() const noexcept { return kind_; }
+  // A send that went as a descriptor, or a receive whose descriptor came.
+  [[nodiscard]] bool is_single_copy() const noexcept { return single_copy_; }
 
   // The pipe failed: cancel a pending receive and let it end with `error`.
   void cancel_with(const Error& error) noexcept;
@@ -51,10 +64,28 @@ class UcxRequest final : public detail::RequestState {
 
  private:
   friend class RequestPool;
+  friend class SingleCopy;
 
   static void on_send(void* request, ucs_status_t status, void* user_data);
   static void on_recv(void* request, ucs_status_t status, const ucp_tag_recv_info_t* info,
                       void* user_data);
+  static void on_descriptor_sent(void* request, ucs_status_t status, void* user_data);
+  static void on_ack(void* request, ucs_status_t status, const ucp_tag_recv_info_t* info,
+                     void* user_data);
+  // Whether the message of a descriptor's size that UCX just wrote is a descriptor from this
+  // edge's neighbour (its magic and nonce), rather than a user's message.
+  [[nodiscard]] bool holds_descriptor() const noexcept;
+  // Queues the descriptor that arrived for its copy.
+  void descriptor_arrived() noexcept;
+  // A receive smaller than a descriptor landed in the staging buffer: hand it to the user.
+  void unstage(ucs_status_t& status, std::size_t length) noexcept;
+  // A single-copy send ends once the ack came and UCX is done with the descriptor.
+  void finish_single_copy_send() noexcept;
+  // Leaves the copy queue, telling the sender the data was not taken.
+  void leave_copy_queue() noexcept;
+  [[nodiscard]] bool transport_owns() const noexcept {
+    return ucx_request_ != nullptr || descriptor_send_ != nullptr;
+  }
   void complete(ucs_status_t status, std::size_t bytes) noexcept;
   // Resets the state for a new operation; returns the UCX parameters common to both kinds.
   ucp_request_param_t begin(UcxPipe& pipe, Kind kind, std::size_t size, Tag tag,
@@ -95,6 +126,23 @@ class UcxRequest final : public detail::RequestState {
   std::optional<Error> error_;          // a failure decided by ringpipe rather than by UCX
   std::optional<Error> cancel_reason_;  // why ringpipe cancelled it, if it did
   detail::OperationMeter meter_;
+
+  // Single copy. A send: the descriptor sent, UCX's request for it while in flight, and the
+  // ack (UCX's request for which is ucx_request_). A receive: the descriptor that arrived, the
+  // user's buffer, and, for a receive smaller than a descriptor, where UCX wrote instead.
+  bool single_copy_ = false;
+  bool callback_ran_ = false;  // UCX finished the posted operation inside the post
+  void* descriptor_send_ = nullptr;
+  bool acked_ = false;
+  ucs_status_t ack_status_ = UCS_OK;
+  single_copy::Outcome ack_outcome_ = single_copy::Outcome::Copied;
+  std::uint8_t ack_byte_ = 0;  // where the ack's outcome lands
+  single_copy::Descriptor descriptor_;
+  void* user_buffer_ = nullptr;
+  bool staged_ = false;
+  alignas(8) std::byte staging_[sizeof(single_copy::Descriptor)] = {};
+  SingleCopy* copy_queue_ = nullptr;  // set while queued for its copy
+  UcxRequest* next_copy_ = nullptr;
 
   UcxRequest* prev_ = nullptr;  // links in the pool's in-use list
   UcxRequest* next_ = nullptr;

@@ -20,7 +20,8 @@ namespace {
 
 constexpr std::uint64_t kTagField = 0x0000'0000'FFFF'FFFF;
 constexpr std::uint64_t kBackwardField = 0x0000'0001'0000'0000;
-constexpr std::uint64_t kEdgeField = 0x1FFF'FFFE'0000'0000;
+constexpr std::uint64_t kEdgeField = 0x0FFF'FFFE'0000'0000;
+constexpr std::uint64_t kSingleCopyField = 0x1000'0000'0000'0000;
 constexpr std::uint64_t kChannelField = 0x6000'0000'0000'0000;
 constexpr std::uint64_t kControlField = 0x8000'0000'0000'0000;
 constexpr Tag kMaxTag = std::numeric_limits<Tag>::max();
@@ -41,15 +42,17 @@ TEST(TagLayout, FieldsSitAtTheDocumentedBits) {
   EXPECT_EQ(goodbye_tag(0), kControlField);
   EXPECT_EQ(kControlBit, kControlField);
   EXPECT_EQ(kBackwardBit, kBackwardField);
+  EXPECT_EQ(kSingleCopyBit, kSingleCopyField);
+  EXPECT_EQ(kDataMask, kFullMask & ~kSingleCopyField);
   EXPECT_EQ(kEdgeShift, 33);
   EXPECT_EQ(kChannelShift, 61);
   EXPECT_EQ(kChannelCount, 4u);
-  EXPECT_EQ(kMaxEdge, (std::uint32_t{1} << 28) - 1);
+  EXPECT_EQ(kMaxEdge, (std::uint32_t{1} << 27) - 1);
 }
 
 TEST(TagLayout, FieldsAreDisjointAndFillTheTag) {
-  const std::uint64_t fields[] = {kTagField, kBackwardField, kEdgeField, kChannelField,
-                                  kControlField};
+  const std::uint64_t fields[] = {kTagField,     kBackwardField, kEdgeField,
+                                  kSingleCopyField, kChannelField, kControlField};
   std::uint64_t all = 0;
   for (const std::uint64_t field : fields) {
     EXPECT_EQ(all & field, 0u) << std::hex << field;
@@ -59,7 +62,8 @@ TEST(TagLayout, FieldsAreDisjointAndFillTheTag) {
 }
 
 TEST(TagLayout, LargestEdgeTagAndChannelStayInTheirFields) {
-  EXPECT_EQ(tag_on_channel(kChannelCount - 1, kMaxEdge, true, kMaxTag), kFullMask & ~kControlBit);
+  EXPECT_EQ(tag_on_channel(kChannelCount - 1, kMaxEdge, true, kMaxTag),
+            kFullMask & ~kControlBit & ~kSingleCopyBit);
   for (std::uint64_t channel = 0; channel < kChannelCount; ++channel) {
     const std::uint64_t tag = tag_on_channel(channel, kMaxEdge, true, kMaxTag);
     EXPECT_EQ((tag & kChannelField) >> kChannelShift, channel);
@@ -103,6 +107,33 @@ TEST(TagLayout, GoodbyesNeverMatchMessagesOrEachOther) {
         }
       }
     }
+  }
+}
+
+// A descriptor is its message's tag plus the single-copy bit: the receive's mask takes both.
+TEST(TagLayout, DescriptorsMatchTheReceivesOfTheirMessageOnly) {
+  for (const std::uint32_t edge : kEdges) {
+    for (const Tag tag : kTags) {
+      const std::uint64_t message = data_tag(edge, false, tag);
+      const std::uint64_t descriptor = message | kSingleCopyBit;
+      EXPECT_EQ(descriptor & kDataMask, message);
+      EXPECT_NE(data_tag(edge, true, tag) | kSingleCopyBit, descriptor);
+    }
+  }
+}
+
+// Acks and probe messages sit in the control space, apart from goodbyes and from each other.
+TEST(TagLayout, AcksAndProbesNeverMatchGoodbyesOrMessages) {
+  std::set<std::uint64_t> control;
+  for (const int rank : kRanks) {
+    EXPECT_TRUE(control.insert(goodbye_tag(rank)).second);
+    EXPECT_TRUE(control.insert(probe_tag(rank, false)).second);
+    EXPECT_TRUE(control.insert(probe_tag(rank, true)).second);
+  }
+  for (const Tag token : kTags) {
+    const std::uint64_t ack = ack_tag(token);
+    EXPECT_NE(ack & kControlBit, 0u);
+    EXPECT_TRUE(control.insert(ack).second) << "token " << token;
   }
 }
 
