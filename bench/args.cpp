@@ -147,6 +147,10 @@ std::optional<int> parse_args(int argc, char** argv, BenchOptions& options) {
   };
   parser.add("--json", "FILE", "also write the results to FILE as JSON (rank 0)", json_path);
   parser.add("-J, --output_file", "FILE", "the same as --json (nccl-tests' name)", json_path);
+  parser.add_flag("--registered",
+                  "allocate the message buffers with Ring::allocate: on one host the receiver\n"
+                  "copies each message once, from its mapping of the sender's buffer",
+                  options.registered);
   parser.add_flag("--stats",
                   "print each rank's counters of the timed transfers (Ring::stats)\n"
                   "at the end: messages/bytes per edge and direction",

@@ -34,6 +34,7 @@ struct BenchOptions : SweepOptions {
   int window = 32;            // stream: messages in flight per iteration
   std::string progress;       // busy, blocking or adaptive; overrides RINGPIPE_PROGRESS
   std::string json_path;      // rank 0 writes the results there as JSON ("" = no file)
+  bool registered = false;    // buffers from Ring::allocate (single copy on one host)
   bool stats = false;         // print each rank's edge counters (Ring::stats) at the end
 };
 

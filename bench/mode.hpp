@@ -37,21 +37,26 @@ class Mode {
 
 class PatternBuffer;
 
+// Where a mode's message buffers live: host memory, host memory from Ring::allocate (which
+// neighbours of the same host copy from once), or CUDA device memory (GPU mode).
+enum class Memory { Host, Registered, Device };
+
 // Every rank sends to its successor while receiving from its predecessor. Buffers are sized
 // once for `max_bytes`.
-std::unique_ptr<Mode> make_ring_mode(ringpipe::Ring& ring, std::size_t max_bytes);
+std::unique_ptr<Mode> make_ring_mode(ringpipe::Ring& ring, std::size_t max_bytes, Memory memory);
 
 // Rank 0 streams `window` messages to rank 1 (its successor; itself with one rank), which
 // acknowledges the window: one-way bandwidth, like ucx_perftest -t tag_bw. Other ranks idle.
-std::unique_ptr<Mode> make_stream_mode(ringpipe::Ring& ring, std::size_t max_bytes, int window);
+std::unique_ptr<Mode> make_stream_mode(ringpipe::Ring& ring, std::size_t max_bytes, Memory memory,
+                                       int window);
 
 // Rank 0 sends a message to rank 1, which sends it back: half the round trip is the latency,
 // like ucx_perftest -t tag_lat. Other ranks idle.
-std::unique_ptr<Mode> make_pingpong_mode(ringpipe::Ring& ring, std::size_t max_bytes);
+std::unique_ptr<Mode> make_pingpong_mode(ringpipe::Ring& ring, std::size_t max_bytes,
+                                         Memory memory);
 
-// Shared by the modes: whether the ring moves CUDA memory, and the wrong bytes of a received
-// message (a length other than expected counts as that many wrong bytes).
-bool on_gpu(const ringpipe::Ring& ring);
+// Shared by the modes: the wrong bytes of a received message (a length other than expected
+// counts as that many wrong bytes).
 std::uint64_t checked(PatternBuffer& received, std::size_t expected_bytes,
                       std::size_t received_bytes, std::uint64_t seed);
 

@@ -3,6 +3,9 @@
 #pragma once
 
 #include "buffer.hpp"
+#include "mode.hpp"
+
+#include <ringpipe/ring.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -12,7 +15,7 @@ namespace ring_bw {
 
 class PatternBuffer {
  public:
-  PatternBuffer(bool device, std::size_t size);
+  PatternBuffer(ringpipe::Ring& ring, Memory memory, std::size_t size);
 
   [[nodiscard]] std::byte* data() { return buffer_->data(); }
   [[nodiscard]] std::size_t size() const noexcept { return size_; }

@@ -11,15 +11,15 @@ namespace {
 
 class PingpongMode final : public Mode {
  public:
-  PingpongMode(ringpipe::Ring& ring, std::size_t max_bytes)
+  PingpongMode(ringpipe::Ring& ring, std::size_t max_bytes, Memory memory)
       : ring_(ring),
         initiator_(ring.rank() == 0),
         responder_(ring.rank() == 1 % ring.world_size()) {
     if (initiator_) {
-      ping_ = std::make_unique<PatternBuffer>(on_gpu(ring), max_bytes + 1);
-      pong_ = std::make_unique<PatternBuffer>(on_gpu(ring), max_bytes + 1);
+      ping_ = std::make_unique<PatternBuffer>(ring, memory, max_bytes + 1);
+      pong_ = std::make_unique<PatternBuffer>(ring, memory, max_bytes + 1);
     }
-    if (responder_) echo_ = std::make_unique<PatternBuffer>(on_gpu(ring), max_bytes + 1);
+    if (responder_) echo_ = std::make_unique<PatternBuffer>(ring, memory, max_bytes + 1);
   }
 
   [[nodiscard]] std::string_view name() const override { return "pingpong"; }
@@ -73,8 +73,9 @@ class PingpongMode final : public Mode {
 
 }  // namespace
 
-std::unique_ptr<Mode> make_pingpong_mode(ringpipe::Ring& ring, std::size_t max_bytes) {
-  return std::make_unique<PingpongMode>(ring, max_bytes);
+std::unique_ptr<Mode> make_pingpong_mode(ringpipe::Ring& ring, std::size_t max_bytes,
+                                         Memory memory) {
+  return std::make_unique<PingpongMode>(ring, max_bytes, memory);
 }
 
 }  // namespace ring_bw

@@ -195,9 +195,17 @@ double percentile(std::vector<double> samples, double fraction) {
 
 std::unique_ptr<Mode> make_mode(ringpipe::Ring& ring, const BenchOptions& options) {
   const std::size_t max_bytes = *std::max_element(options.sizes.begin(), options.sizes.end());
-  if (options.mode == "stream") return make_stream_mode(ring, max_bytes, options.window);
-  if (options.mode == "pingpong") return make_pingpong_mode(ring, max_bytes);
-  return make_ring_mode(ring, max_bytes);
+  Memory memory = options.registered ? Memory::Registered : Memory::Host;
+  if (ring.comm_device() == ringpipe::CommDevice::Gpu) {
+    if (options.registered) {
+      throw ringpipe::Error(ringpipe::Errc::InvalidArgument,
+                            "--registered allocates host memory: it does not go with --device gpu");
+    }
+    memory = Memory::Device;
+  }
+  if (options.mode == "stream") return make_stream_mode(ring, max_bytes, memory, options.window);
+  if (options.mode == "pingpong") return make_pingpong_mode(ring, max_bytes, memory);
+  return make_ring_mode(ring, max_bytes, memory);
 }
 
 int run(const BenchOptions& options) {

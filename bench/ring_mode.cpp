@@ -12,10 +12,10 @@ namespace {
 
 class RingMode final : public Mode {
  public:
-  RingMode(ringpipe::Ring& ring, std::size_t max_bytes)
+  RingMode(ringpipe::Ring& ring, std::size_t max_bytes, Memory memory)
       // One spare byte: a zero-size run still has valid buffer addresses, and a message longer
       // than expected is seen as a wrong length rather than failing as truncated.
-      : ring_(ring), send_(on_gpu(ring), max_bytes + 1), receive_(on_gpu(ring), max_bytes + 1) {}
+      : ring_(ring), send_(ring, memory, max_bytes + 1), receive_(ring, memory, max_bytes + 1) {}
 
   [[nodiscard]] std::string_view name() const override { return "ring"; }
   // Each rank's link carries the full message once, as in nccl-tests' sendrecv.
@@ -50,8 +50,6 @@ class RingMode final : public Mode {
 
 }  // namespace
 
-bool on_gpu(const ringpipe::Ring& ring) { return ring.comm_device() == ringpipe::CommDevice::Gpu; }
-
 std::uint64_t checked(PatternBuffer& received, std::size_t expected_bytes,
                       std::size_t received_bytes, std::uint64_t seed) {
   const std::size_t common = std::min(expected_bytes, received_bytes);
@@ -59,8 +57,8 @@ std::uint64_t checked(PatternBuffer& received, std::size_t expected_bytes,
   return length_error + received.count_wrong(common, seed);
 }
 
-std::unique_ptr<Mode> make_ring_mode(ringpipe::Ring& ring, std::size_t max_bytes) {
-  return std::make_unique<RingMode>(ring, max_bytes);
+std::unique_ptr<Mode> make_ring_mode(ringpipe::Ring& ring, std::size_t max_bytes, Memory memory) {
+  return std::make_unique<RingMode>(ring, max_bytes, memory);
 }
 
 }  // namespace ring_bw

@@ -19,17 +19,17 @@ constexpr std::size_t kMaxReceiveBytes = std::size_t{4} << 20;
 
 class StreamMode final : public Mode {
  public:
-  StreamMode(ringpipe::Ring& ring, std::size_t max_bytes, int window)
+  StreamMode(ringpipe::Ring& ring, std::size_t max_bytes, Memory memory, int window)
       : ring_(ring),
         window_(window),
         sender_(ring.rank() == 0),
         receiver_(ring.rank() == 1 % ring.world_size()) {
-    if (sender_) send_ = std::make_unique<PatternBuffer>(on_gpu(ring), max_bytes + 1);
+    if (sender_) send_ = std::make_unique<PatternBuffer>(ring, memory, max_bytes + 1);
     if (receiver_) {
       const std::size_t slots = std::clamp<std::size_t>(kMaxReceiveBytes / (max_bytes + 1), 1,
                                                         static_cast<std::size_t>(window));
       for (std::size_t i = 0; i < slots; ++i) {
-        receive_.push_back(std::make_unique<PatternBuffer>(on_gpu(ring), max_bytes + 1));
+        receive_.push_back(std::make_unique<PatternBuffer>(ring, memory, max_bytes + 1));
       }
     }
     requests_.reserve(2 * static_cast<std::size_t>(window));
@@ -98,8 +98,9 @@ class StreamMode final : public Mode {
 
 }  // namespace
 
-std::unique_ptr<Mode> make_stream_mode(ringpipe::Ring& ring, std::size_t max_bytes, int window) {
-  return std::make_unique<StreamMode>(ring, max_bytes, window);
+std::unique_ptr<Mode> make_stream_mode(ringpipe::Ring& ring, std::size_t max_bytes, Memory memory,
+                                       int window) {
+  return std::make_unique<StreamMode>(ring, max_bytes, memory, window);
 }
 
 }  // namespace ring_bw
