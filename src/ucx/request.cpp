@@ -188,7 +188,7 @@ void UcxRequest::copy_from_peer(single_copy::PeerReader& reader) noexcept {
     if (result.status == Status::PeerGone) {
       error_ = Error(Errc::PeerFailed, describe_operation() + ": rank " +
                                            std::to_string(pipe_->peer()) +
-                                           " exited while its message was copied (" +
+                                           " exited before its message was copied whole (" +
                                            result.why + ")");
     } else {
       pipe_->send_ack(token, Outcome::Failed);
