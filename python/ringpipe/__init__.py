@@ -17,8 +17,29 @@ Drop-in modules: :mod:`ringpipe.dist_utils` (FlexLLMGen's functions) and
 """
 
 from . import errors
-from ._ringpipe import DataPath, Edge, LinkInfo, Options, Request, Ring, __version__
+from ._ringpipe import (
+    DataPath,
+    Edge,
+    LinkInfo,
+    Options,
+    RegisteredBuffer,
+    Request,
+    Ring,
+    SingleCopyPaths,
+    __version__,
+)
 from .errors import *  # noqa: F401,F403 - the error classes, listed in errors.__all__
 
-__all__ = ["Ring", "Options", "Edge", "Request", "LinkInfo", "DataPath", "errors", "__version__"]
+__all__ = [
+    "Ring",
+    "Options",
+    "Edge",
+    "Request",
+    "LinkInfo",
+    "DataPath",
+    "RegisteredBuffer",
+    "SingleCopyPaths",
+    "errors",
+    "__version__",
+]
 __all__ += [name for name in errors.__all__ if name != "class_for_code"]

@@ -1,6 +1,7 @@
 // ringpipe Python: the compiled module ringpipe._ringpipe (Options, Ring, Edge, Request).
 #include "errors.hpp"
 #include "options_binding.hpp"
+#include "registered_binding.hpp"
 #include "ring_objects.hpp"
 
 #include "ringpipe_config.hpp"
@@ -24,6 +25,7 @@ PYBIND11_MODULE(_ringpipe, module) {
   module.attr("__version__") = RINGPIPE_VERSION;
   ringpipe::python::register_error_translator();
   ringpipe::python::bind_options(module);
+  ringpipe::python::bind_registered(module);
 
   py::enum_<DataPath>(module, "DataPath", "The way an edge's messages move.")
       .value("host", DataPath::Host, "host memory over the link's transports")
@@ -41,6 +43,8 @@ PYBIND11_MODULE(_ringpipe, module) {
       .def_readonly("data_path", &LinkInfo::data_path, "A DataPath.")
       .def_readonly("transports", &LinkInfo::transports,
                     "UCX's transports for the link, e.g. ['sysv/memory', 'cma/memory'].")
+      .def_readonly("single_copy", &LinkInfo::single_copy,
+                    "A SingleCopyPaths: which host messages sent on the edge move with one copy.")
       .def("describe", &LinkInfo::describe, "One line, e.g. 'host over ucx: sysv/memory'.")
       .def("__repr__", [](const LinkInfo& info) {
         return "LinkInfo(peer=" + std::to_string(info.peer) + ", peer_host='" + info.peer_host +
@@ -84,7 +88,7 @@ the buffer protocol; CUDA tensors, __cuda_array_interface__ and DLPack objects i
       .def("__repr__",
            [](const EdgeObject& edge) { return "<ringpipe.Edge " + edge.describe() + ">"; });
 
-  py::class_<RingObject>(module, "Ring", R"doc(
+  py::class_<RingObject> ring_class(module, "Ring", R"doc(
 Joins a ring: rendezvous (rank 0 hosts it) and both links, with the GIL released.
 
     Ring()                          # everything from the environment, like Options.from_env()
@@ -92,7 +96,8 @@ Joins a ring: rendezvous (rank 0 hosts it) and both links, with the GIL released
     Ring(options, env=False)        # exactly these Options
 
 Close it with close() or a with-block; neighbours then see ClosedError after everything sent
-before. A Ring and its edges may be used from several threads: calls take turns.)doc")
+before. A Ring and its edges may be used from several threads: calls take turns.)doc");
+  ring_class
       .def(py::init([](const py::object& options, bool env, const py::kwargs& fields) {
              const Options base = !options.is_none() ? options.cast<Options>()
                                   : env              ? Options::from_env()
@@ -149,4 +154,5 @@ metrics scrape, even while another thread waits on the ring.)doc")
              return false;
            })
       .def("__repr__", &RingObject::repr);
+  ringpipe::python::add_allocation_methods(ring_class);
 }

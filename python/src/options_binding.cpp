@@ -99,6 +99,12 @@ seconds (math.inf: none); comm_device, progress and gpu_transport are names.)doc
           "'auto', 'ipc', 'nccl' or 'ucx' (GPU mode).")
       .def_readwrite("require_fast_path", &Options::require_fast_path)
       .def_readwrite("gpu_copy_kernel", &Options::gpu_copy_kernel)
+      .def_readwrite("single_copy", &Options::single_copy,
+                     "Host messages to a neighbour of this host move with one copy (default).")
+      .def_readwrite("registered_min_bytes", &Options::registered_min_bytes,
+                     "The smallest message from Ring.allocate memory sent with one copy.")
+      .def_readwrite("single_copy_min_bytes", &Options::single_copy_min_bytes,
+                     "The smallest message from other memory sent with one copy.")
       .def_readwrite("ifname", &Options::ifname, "Network interface to use ('' = any).")
       .def_readwrite("job_id", &Options::job_id)
       .def_property(
