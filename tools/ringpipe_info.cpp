@@ -75,6 +75,14 @@ std::string json_direction(const ringpipe::DirectionStats& direction) {
          ",\"latency_buckets\":[" + buckets + "]}";
 }
 
+std::string json_single_copy(const ringpipe::SingleCopyPaths& paths) {
+  return std::string("{\"registered\":") + (paths.registered ? "true" : "false") +
+         ",\"plain\":" + (paths.plain ? "true" : "false") +
+         ",\"registered_min_bytes\":" + std::to_string(paths.registered_min_bytes) +
+         ",\"plain_min_bytes\":" + std::to_string(paths.plain_min_bytes) +
+         ",\"why_not\":" + json_string(paths.why_not) + "}";
+}
+
 std::string json_edge(const ringpipe::EdgeStats& edge) {
   std::string transports;
   for (const std::string& transport : edge.link.transports) {
@@ -87,8 +95,10 @@ std::string json_edge(const ringpipe::EdgeStats& edge) {
   return "{\"edge\":" + json_string(edge.edge) + ",\"peer\":" + std::to_string(edge.peer) +
          ",\"peer_host\":" + json_string(edge.link.peer_host) +
          ",\"data_path\":" + json_string(ringpipe::to_string(edge.link.data_path)) +
-         ",\"transports\":[" + transports + "],\"send\":" + json_direction(edge.send) +
-         ",\"recv\":" + json_direction(edge.recv) + ",\"last_error\":" + last_error + "}";
+         ",\"transports\":[" + transports +
+         "],\"single_copy\":" + json_single_copy(edge.link.single_copy) +
+         ",\"send\":" + json_direction(edge.send) + ",\"recv\":" + json_direction(edge.recv) +
+         ",\"last_error\":" + last_error + "}";
 }
 
 // One line, so the ranks' lines stay whole in a shared output.

@@ -1,6 +1,8 @@
 // Steady-state traffic allocates nothing: every malloc of the thread that moves the messages
-// (ringpipe's, UCX's, the C++ runtime's) is counted across 10 000 messages per size after a
-// warm-up, in each rank of a real ring. UCX's own background thread (timers) is not counted.
+// (ringpipe's, UCX's, the C++ runtime's) is counted across 10 000 messages per size and kind of
+// memory (plain, registered) after a warm-up, in each rank of a real ring. UCX's own background
+// thread (timers) is not counted.
+#include <ringpipe/registered_buffer.hpp>
 #include <ringpipe/ring.hpp>
 
 #include "multiproc.hpp"
@@ -9,6 +11,7 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <vector>
 
 // The process's allocator entry points, counted, then passed on to glibc's.
@@ -65,26 +68,46 @@ constexpr int kMessages = 10000;
 constexpr long kPoolGrowths = 8;
 
 // Each rank sends to its successor and receives from its predecessor, `count` times.
-void exchange(Ring& ring, std::vector<char>& out, std::vector<char>& in, std::size_t size,
-              int count) {
+void exchange(Ring& ring, const char* out, char* in, std::size_t size, int count) {
   for (int i = 0; i < count; ++i) {
-    Request received = ring.pred().irecv(in.data(), in.size(), 1);
-    ring.succ().send(out.data(), size, 1);
+    Request received = ring.pred().irecv(in, size, 1);
+    ring.succ().send(out, size, 1);
     received.wait();
   }
 }
 
+void expect_no_allocation(Ring& ring, const char* out, char* in, std::size_t size,
+                          const char* memory) {
+  exchange(ring, out, in, size, kWarmup);
+  const long before = allocations;
+  exchange(ring, out, in, size, kMessages);
+  const long during = allocations - before;
+  EXPECT_LE(during, kPoolGrowths) << during << " allocations in " << kMessages << " messages of "
+                                  << size << " B from " << memory << " memory";
+}
+
+// Plain memory: UCX's eager and rendezvous paths, then (1 MiB) the single copy by the receiver.
 TEST(SteadyState, TenThousandMessagesAllocateNothing) {
   test::run_ring(2, [](Ring& ring) {
+    ASSERT_TRUE(ring.link_info(ring.succ()).single_copy.plain);
     for (std::size_t size :
          {std::size_t{8}, std::size_t{4096}, std::size_t{65536}, std::size_t{1} << 20}) {
       std::vector<char> out(size, 'x'), in(size);
-      exchange(ring, out, in, size, kWarmup);
-      const long before = allocations;
-      exchange(ring, out, in, size, kMessages);
-      const long during = allocations - before;
-      EXPECT_LE(during, kPoolGrowths)
-          << during << " allocations in " << kMessages << " messages of " << size << " B";
+      expect_no_allocation(ring, out.data(), in.data(), size, "plain");
+    }
+  });
+}
+
+// Registered buffers: the receiver copies from its cached mapping of the sender's buffer.
+TEST(SteadyState, TenThousandRegisteredMessagesAllocateNothing) {
+  test::run_ring(2, [](Ring& ring) {
+    ASSERT_TRUE(ring.link_info(ring.succ()).single_copy.registered);
+    for (std::size_t size : {std::size_t{65536}, std::size_t{1} << 20}) {
+      RegisteredBuffer out = ring.allocate(size);
+      RegisteredBuffer in = ring.allocate(size);
+      std::memset(out.data(), 'x', size);
+      expect_no_allocation(ring, static_cast<const char*>(out.data()),
+                           static_cast<char*>(in.data()), size, "registered");
     }
   });
 }
