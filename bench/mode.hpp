@@ -24,6 +24,12 @@ class Mode {
   // An iteration's time divided by this is the time reported per message: 1 for ring, the
   // window for stream, 2 for pingpong (a round trip is two one-way messages).
   [[nodiscard]] virtual double messages_per_iteration() const { return 1.0; }
+  // Whether this rank's time counts: an iteration takes as long as its slowest counted rank.
+  [[nodiscard]] virtual bool timed_on_this_rank() const { return true; }
+  // Whether the messages of an iteration already hold the ranks in step. Otherwise the ranks
+  // meet before every iteration, and the CPU clock is read around each one, outside its timed
+  // span; a self-paced mode runs its iterations back to back, with one CPU reading around all.
+  [[nodiscard]] virtual bool self_paced() const { return false; }
 
   // Untimed: writes the data this rank sends in `iteration`.
   virtual void prepare(std::size_t bytes, std::uint64_t iteration) = 0;

@@ -28,6 +28,7 @@
 #include <numeric>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace ring_bw {
@@ -153,19 +154,25 @@ SizeResults measure(ringpipe::Ring& ring, Mode& mode, std::size_t bytes,
   const auto total = static_cast<std::uint64_t>(options.warmup) + options.iterations;
   double cpu = 0;
   double wall = 0;
+  const bool per_iteration_clock = !mode.self_paced();
+  std::optional<std::pair<Clock::time_point, double>> whole_start;
   for (std::uint64_t iteration = 0; iteration < total; ++iteration) {
+    const bool timed = iteration >= static_cast<std::uint64_t>(options.warmup);
+    if (timed && !per_iteration_clock && !whole_start) {
+      whole_start.emplace(Clock::now(), cpu_seconds());
+    }
     mode.prepare(bytes, iteration);
-    wait_for_neighbours(ring);
+    if (per_iteration_clock) wait_for_neighbours(ring);
     const Traffic before = options.stats ? traffic_of(ring.stats()) : Traffic();
     // The CPU clock is read outside the timed span, so reading it costs no transfer time; the
     // CPU share is taken over the span between the two readings.
     const auto outer_start = Clock::now();
-    const double cpu_start = cpu_seconds();
+    const double cpu_start = per_iteration_clock ? cpu_seconds() : 0;
     const auto start = Clock::now();
     mode.transfer(bytes);
     const auto end = Clock::now();
     const std::chrono::duration<double> elapsed = end - start;
-    if (iteration >= static_cast<std::uint64_t>(options.warmup)) {
+    if (timed && per_iteration_clock) {
       cpu += cpu_seconds() - cpu_start;
       wall += std::chrono::duration<double>(Clock::now() - outer_start).count();
     }
@@ -174,9 +181,11 @@ SizeResults measure(ringpipe::Ring& ring, Mode& mode, std::size_t bytes,
       mode.damage_received();
     }
     results.wrong_bytes += mode.verify(bytes, iteration);
-    if (iteration >= static_cast<std::uint64_t>(options.warmup)) {
-      results.seconds.push_back(elapsed.count());
-    }
+    if (timed) results.seconds.push_back(mode.timed_on_this_rank() ? elapsed.count() : 0.0);
+  }
+  if (whole_start) {
+    cpu = cpu_seconds() - whole_start->second;
+    wall = std::chrono::duration<double>(Clock::now() - whole_start->first).count();
   }
   // getrusage counts in clock ticks of the scheduler: over short runs this is coarse.
   results.cpu_percent = wall > 0 ? 100.0 * cpu / wall : 0;

@@ -298,9 +298,10 @@ std::optional<Error> UcxRequest::outcome() {
 }
 
 void UcxRequest::wait(std::optional<std::chrono::milliseconds> timeout) {
-  if (!done_ && pipe_ != nullptr) {
+  // The edge's failure is read inline: this runs twice per poll.
+  const auto finished = [this] { return done_ || (pipe_->failure() && abandon_if_stuck()); };
+  if (!done_ && pipe_ != nullptr && !pipe_->worker().progress_briefly(finished)) {
     const detail::Deadline deadline(timeout.value_or(pipe_->op_timeout()));
-    const auto finished = [this] { return done_ || abandon_if_stuck(); };
     if (!pipe_->worker().progress_until(finished, deadline)) {
       const Error error(Errc::Timeout, describe_operation() + " timed out after " +
                                            detail::format_seconds(deadline.elapsed_s()));
@@ -322,7 +323,7 @@ void UcxRequest::wait(std::optional<std::chrono::milliseconds> timeout) {
 
 bool UcxRequest::wait_for(std::chrono::milliseconds timeout) {
   if (!done_ && pipe_ != nullptr) {
-    const auto finished = [this] { return done_ || abandon_if_stuck(); };
+    const auto finished = [this] { return done_ || (pipe_->failure() && abandon_if_stuck()); };
     if (!pipe_->worker().progress_until(finished, detail::Deadline(timeout))) return false;
   }
   if (!done_ || status_ != UCS_OK || error_) throw_failure();

@@ -18,7 +18,18 @@ constexpr int kSleepSliceMs = 100;
 
 }  // namespace
 
-Worker::Worker(const Context& context, ProgressMode mode) : mode_(mode) {
+Worker::TickDeadline::TickDeadline(const detail::Deadline& deadline) : at_(kNever) {
+  if (deadline.budget() == detail::Clock::duration::max()) return;
+  const std::chrono::duration<double, std::nano> left = deadline.at() - detail::Clock::now();
+  const double ticks = left.count() / detail::LatencyClock::ns_per_tick();
+  at_ = ticks <= 0 ? 0 : detail::LatencyClock::now() + static_cast<std::uint64_t>(ticks);
+}
+
+Worker::Worker(const Context& context, ProgressMode mode)
+    : mode_(mode),
+      adaptive_spin_ticks_(static_cast<std::uint64_t>(
+          std::chrono::duration<double, std::nano>(kAdaptiveSpin).count() /
+          detail::LatencyClock::ns_per_tick())) {
   ucp_worker_params_t params{};
   params.field_mask = UCP_WORKER_PARAM_FIELD_THREAD_MODE;
   params.thread_mode = UCS_THREAD_MODE_SINGLE;

@@ -4,6 +4,7 @@
 #include <ringpipe/options.hpp>
 
 #include "deadline.hpp"
+#include "latency_clock.hpp"
 #include "ucx/address_check.hpp"
 #include "ucx/context.hpp"
 
@@ -11,6 +12,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <vector>
 
@@ -49,7 +51,10 @@ class Worker {
   // Progresses until done() is true (returns true) or the deadline passes (returns false).
   template <typename Done>
   bool progress_until(Done&& done, const detail::Deadline& deadline) {
-    auto spin_until = detail::Clock::time_point::max();  // adaptive: set at the first idle read
+    // The loop reads the TSC, a third of a steady_clock read in a VM; the deadline itself is
+    // confirmed on steady_clock, so a TSC that drifts cannot end a wait early.
+    TickDeadline ticks(deadline);
+    std::uint64_t spin_until = kNever;  // adaptive: set at the first idle clock read
     unsigned polls = 0;
     unsigned idle_polls = 0;
     while (!done()) {
@@ -58,11 +63,11 @@ class Worker {
       // Checked in busy rounds too, so a stream of other traffic cannot extend the wait; but
       // only every few rounds, since reading the clock costs about as much as a poll.
       const bool read_clock = ++polls % kPollsPerClockRead == 0;
-      if (read_clock && deadline.expired()) return false;
+      const std::uint64_t now = read_clock ? detail::LatencyClock::now() : 0;
+      if (read_clock && ticks.expired(now, deadline)) return false;
       if (did_work) continue;
       if (mode_ == ProgressMode::Adaptive && !side_pending_ && read_clock) {
-        const auto now = detail::Clock::now();
-        if (spin_until == detail::Clock::time_point::max()) spin_until = now + kAdaptiveSpin;
+        if (spin_until == kNever) spin_until = now + adaptive_spin_ticks_;
         if (now >= spin_until) {
           wait_for_event(deadline);
           continue;
@@ -73,9 +78,20 @@ class Worker {
         continue;
       }
       // Spinning (busy poll, adaptive's spin, device work pending).
-      if (++idle_polls % kBusyPollsPerYield == 0) relax();
+      if (++idle_polls >= kIdlePollsBeforeYield && idle_polls % kBusyPollsPerYield == 0) relax();
     }
     return true;
+  }
+
+  // Up to a clock read's worth of polls, reading no clock: a wait for a message already on
+  // its way usually ends here, before it needs a deadline. True once done() is.
+  template <typename Done>
+  bool progress_briefly(Done&& done) {
+    for (unsigned polls = 0; polls < kPollsPerClockRead; ++polls) {
+      if (done()) return true;
+      progress_once();
+    }
+    return done();
   }
 
   // One progress call (plus the after-progress hook); true if it did any work.
@@ -103,11 +119,30 @@ class Worker {
   static constexpr auto kAdaptiveSpin = std::chrono::microseconds(100);
   // Spinning still yields now and then: with more ranks than cores, a rank spinning on an
   // empty worker would otherwise hold the core its neighbour needs to send (8 ranks on 2
-  // cores ran 10x slower without it). An idle poll costs ~0.1 us, a yield ~1 us.
+  // cores ran 10x slower without it). An idle poll costs ~0.05-0.1 us, a yield ~1 us: a
+  // wait as short as a small message's round trip never yields (yields were a third of a
+  // ping-pong's samples and its latency tail), a longer one every few microseconds.
+  static constexpr unsigned kIdlePollsBeforeYield = 256;
   static constexpr unsigned kBusyPollsPerYield = 64;
   // Deadlines and adaptive's spin are read from the clock every this many polls (a clock read
   // in this VM costs about as much as a poll: it was a third of a ping-pong's samples).
   static constexpr unsigned kPollsPerClockRead = 16;
+
+  static constexpr std::uint64_t kNever = ~std::uint64_t{0};
+
+  // A deadline in LatencyClock ticks, checked against steady_clock once the ticks say it passed.
+  class TickDeadline {
+   public:
+    explicit TickDeadline(const detail::Deadline& deadline);
+    [[nodiscard]] bool expired(std::uint64_t now, const detail::Deadline& deadline) {
+      if (now < at_) return false;
+      at_ = 0;  // from here on every clock read asks steady_clock
+      return deadline.expired();
+    }
+
+   private:
+    std::uint64_t at_;
+  };
 
   // Sleeps on the event fd until the worker has work or the deadline passes.
   void wait_for_event(const detail::Deadline& deadline);
@@ -123,6 +158,7 @@ class Worker {
   int wake_fd_ = -1;  // eventfd written by wake()
   std::atomic<bool> woken_{false};
   ProgressMode mode_;
+  std::uint64_t adaptive_spin_ticks_;
   std::function<void()> after_progress_;
   std::function<SideWork()> side_work_;
   bool side_pending_ = false;
