@@ -186,8 +186,9 @@ void Options::validate() const {
             "detection off)");
   }
   if (registered_min_bytes == 0 || single_copy_min_bytes == 0) {
-    invalid("registered_min_bytes and single_copy_min_bytes must be at least 1 (set single_copy "
-            "false to turn single copy off)");
+    invalid(
+        "registered_min_bytes and single_copy_min_bytes must be at least 1 (set single_copy "
+        "false to turn single copy off)");
   }
   if (listen_fd < -1) {
     invalid("listen_fd " + std::to_string(listen_fd) +

@@ -133,7 +133,8 @@ std::chrono::milliseconds parse_seconds(const EnvValue& env) {
 
 // A byte count: digits with an optional binary suffix K, M or G ("64K" is 65536); at least 1.
 std::size_t parse_bytes(const EnvValue& env) {
-  constexpr std::string_view kExpected = "a byte count >= 1, optionally with K, M or G (1024-based)";
+  constexpr std::string_view kExpected =
+      "a byte count >= 1, optionally with K, M or G (1024-based)";
   std::string_view text = env.value;
   unsigned shift = 0;
   if (!text.empty()) {

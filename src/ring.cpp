@@ -184,9 +184,9 @@ void RingImpl::connect(const rendezvous::Peers& peers) {
   pred_ = std::make_unique<ucx::UcxPipe>(worker_, *link_to((r - 1 + n) % n).endpoint, pool_,
                                          single_copy_, ucx::UcxPipe::Side::Pred, r, n,
                                          options_.op_timeout);
-  succ_ = std::make_unique<ucx::UcxPipe>(worker_, *link_to((r + 1) % n).endpoint, pool_,
-                                         single_copy_, ucx::UcxPipe::Side::Succ, r, n,
-                                         options_.op_timeout);
+  succ_ =
+      std::make_unique<ucx::UcxPipe>(worker_, *link_to((r + 1) % n).endpoint, pool_, single_copy_,
+                                     ucx::UcxPipe::Side::Succ, r, n, options_.op_timeout);
   failures_ = std::make_unique<FailurePropagation>(options_, worker_, monitor_.get(), links_,
                                                    std::array{pred_.get(), succ_.get()});
   // Failures first: a receive whose link failed is not copied.

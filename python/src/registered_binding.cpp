@@ -61,7 +61,8 @@ when the last reference goes.)doc")
 void add_allocation_methods(py::class_<RingObject>& ring_class) {
   ring_class
       .def(
-          "allocate", [](const RingObject&, std::size_t nbytes) { return RegisteredBuffer(nbytes); },
+          "allocate",
+          [](const RingObject&, std::size_t nbytes) { return RegisteredBuffer(nbytes); },
           py::arg("nbytes"), R"doc(
 A RegisteredBuffer of nbytes (> 0): host memory whose messages to a neighbour of this host move
 with one copy, at memory speed. Any ring of the process may send from it.)doc")

@@ -42,7 +42,8 @@ bool is_registered_file(int own_fd, std::uint64_t serial) {
   return link_names("/proc/self/fd/" + std::to_string(own_fd), serial);
 }
 
-PeerReader::PeerReader(std::size_t max_mappings) : max_mappings_(std::max<std::size_t>(1, max_mappings)) {
+PeerReader::PeerReader(std::size_t max_mappings)
+    : max_mappings_(std::max<std::size_t>(1, max_mappings)) {
   mappings_.reserve(max_mappings_);
 }
 
@@ -118,9 +119,9 @@ const PeerReader::Mapping* PeerReader::map(pid_t pid, const Descriptor& descript
   if (!is_registered_file(fd, descriptor.serial) || fstat(fd, &status) != 0 ||
       static_cast<std::uint64_t>(status.st_size) < descriptor.file_size) {
     ::close(fd);
-    result = {ReadResult::Status::Failed,
-              path + " is not the registered buffer " + std::to_string(descriptor.serial) +
-                  " of " + std::to_string(descriptor.file_size) + " bytes"};
+    result = {ReadResult::Status::Failed, path + " is not the registered buffer " +
+                                              std::to_string(descriptor.serial) + " of " +
+                                              std::to_string(descriptor.file_size) + " bytes"};
     return nullptr;
   }
   const auto size = static_cast<std::size_t>(status.st_size);

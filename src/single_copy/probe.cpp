@@ -40,9 +40,7 @@ std::string apart(const Hello& own, const Hello& peer) {
 
 }  // namespace
 
-std::string Verdict::reason() const {
-  return std::string(why, strnlen(why, sizeof why));
-}
+std::string Verdict::reason() const { return std::string(why, strnlen(why, sizeof why)); }
 
 ProbePage::ProbePage(bool enabled) : region_(allocate_region(64)) {
   std::uint64_t pattern = 0;
@@ -97,7 +95,8 @@ Verdict judge(const Hello& own, const Hello& peer, PeerReader& reader) {
       return false;
     }
     if (seen != peer.probe_pattern) {
-      why += std::string(why.empty() ? "" : "; ") + "reading the neighbour's memory gave other bytes";
+      why +=
+          std::string(why.empty() ? "" : "; ") + "reading the neighbour's memory gave other bytes";
       return false;
     }
     return true;

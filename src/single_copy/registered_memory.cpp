@@ -40,9 +40,7 @@ std::uintptr_t address(const void* p) { return reinterpret_cast<std::uintptr_t>(
 
 }  // namespace
 
-std::string region_file_name(std::uint64_t serial) {
-  return "ringpipe-" + std::to_string(serial);
-}
+std::string region_file_name(std::uint64_t serial) { return "ringpipe-" + std::to_string(serial); }
 
 Region allocate_region(std::size_t bytes) {
   if (bytes == 0) throw Error(Errc::InvalidArgument, "allocate: a registered buffer of 0 bytes");

@@ -13,9 +13,9 @@ namespace ringpipe::single_copy {
 struct Region {
   std::uint64_t serial = 0;  // never reused within the process
   std::byte* base = nullptr;
-  std::size_t size = 0;       // the bytes asked for
-  std::size_t mapped = 0;     // size rounded up to pages
-  int fd = -1;                // the memfd; neighbours open it through /proc/<pid>/fd/<fd>
+  std::size_t size = 0;    // the bytes asked for
+  std::size_t mapped = 0;  // size rounded up to pages
+  int fd = -1;             // the memfd; neighbours open it through /proc/<pid>/fd/<fd>
 };
 
 // Creates a zeroed, mapped memfd of `bytes` and registers it. Throws Error (InvalidArgument for

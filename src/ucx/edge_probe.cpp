@@ -69,19 +69,19 @@ void probe_edges(Worker& worker, UcxPipe& pred, UcxPipe& succ, const single_copy
   for (EdgeProbe& edge : edges) {
     edge.requests[0] =
         edge.pipe->post_control_recv(kSetupChannel, kHelloTag, &edge.theirs, sizeof edge.theirs);
-    edge.requests[2] = edge.pipe->post_control_recv(kSetupChannel, kVerdictTag,
-                                                    &edge.their_verdict, sizeof edge.their_verdict);
+    edge.requests[2] = edge.pipe->post_control_recv(kSetupChannel, kVerdictTag, &edge.their_verdict,
+                                                    sizeof edge.their_verdict);
   }
   for (EdgeProbe& edge : edges) {
-    edge.requests[1] = edge.pipe->post_control_send(kSetupChannel, kHelloTag, &page.hello(),
-                                                    sizeof page.hello());
+    edge.requests[1] =
+        edge.pipe->post_control_send(kSetupChannel, kHelloTag, &page.hello(), sizeof page.hello());
   }
   wait_all(worker, edges, 0, deadline);
   for (EdgeProbe& edge : edges) {
     edge.check(0, 2, sizeof edge.theirs);
     edge.mine = single_copy::judge(page.hello(), edge.theirs, reader);
-    edge.requests[3] = edge.pipe->post_control_send(kSetupChannel, kVerdictTag, &edge.mine,
-                                                    sizeof edge.mine);
+    edge.requests[3] =
+        edge.pipe->post_control_send(kSetupChannel, kVerdictTag, &edge.mine, sizeof edge.mine);
   }
   wait_all(worker, edges, 2, deadline);
   for (EdgeProbe& edge : edges) {

@@ -24,8 +24,8 @@ class UcxPipe final : public PipeGroup {
  public:
   enum class Side { Pred, Succ };
 
-  UcxPipe(Worker& worker, Endpoint& endpoint, RequestPool& pool, SingleCopy& single_copy,
-          Side side, int rank, int world_size, std::chrono::milliseconds op_timeout);
+  UcxPipe(Worker& worker, Endpoint& endpoint, RequestPool& pool, SingleCopy& single_copy, Side side,
+          int rank, int world_size, std::chrono::milliseconds op_timeout);
 
   [[nodiscard]] int rank() const noexcept override { return rank_; }
   [[nodiscard]] int peer() const noexcept override { return peer_; }

@@ -78,8 +78,8 @@ void UcxRequest::start_single_copy_send(UcxPipe& pipe, std::uint64_t ucx_tag,
   posting_ = false;
   if (done_) return;  // the ack's receive could not be posted
   param.cb.send = &UcxRequest::on_descriptor_sent;
-  const ucs_status_ptr_t sent = ucp_tag_send_nbx(pipe.endpoint().get(), &descriptor_,
-                                                 sizeof descriptor_, ucx_tag | kSingleCopyBit, &param);
+  const ucs_status_ptr_t sent = ucp_tag_send_nbx(
+      pipe.endpoint().get(), &descriptor_, sizeof descriptor_, ucx_tag | kSingleCopyBit, &param);
   if (UCS_PTR_IS_ERR(sent)) {
     cancel_with(Error(errc_of(UCS_PTR_STATUS(sent)),
                       "its descriptor could not be sent: " + describe(UCS_PTR_STATUS(sent))));
@@ -186,10 +186,9 @@ void UcxRequest::copy_from_peer(single_copy::PeerReader& reader) noexcept {
       return;
     }
     if (result.status == Status::PeerGone) {
-      error_ = Error(Errc::PeerFailed, describe_operation() + ": rank " +
-                                           std::to_string(pipe_->peer()) +
-                                           " exited before its message was copied whole (" +
-                                           result.why + ")");
+      error_ = Error(Errc::PeerFailed,
+                     describe_operation() + ": rank " + std::to_string(pipe_->peer()) +
+                         " exited before its message was copied whole (" + result.why + ")");
     } else {
       pipe_->send_ack(token, Outcome::Failed);
       error_ = Error(Errc::Internal,
@@ -230,7 +229,8 @@ void UcxRequest::on_descriptor_sent(void* request, ucs_status_t status, void* us
   }
   if (status != UCS_OK && !self->acked_) {
     // The ack will not come: end the request through its ack's receive.
-    self->cancel_with(Error(errc_of(status), "its descriptor was not delivered: " + describe(status)));
+    self->cancel_with(
+        Error(errc_of(status), "its descriptor was not delivered: " + describe(status)));
     return;
   }
   self->finish_single_copy_send();

@@ -8,8 +8,7 @@
 
 namespace ringpipe::ucx {
 
-SingleCopy::SingleCopy(bool enabled, std::size_t registered_min_bytes,
-                       std::size_t plain_min_bytes)
+SingleCopy::SingleCopy(bool enabled, std::size_t registered_min_bytes, std::size_t plain_min_bytes)
     : enabled_(enabled), registered_min_(registered_min_bytes), plain_min_(plain_min_bytes) {}
 
 std::size_t SingleCopy::threshold(const EdgeCopyPaths& paths) const noexcept {
@@ -28,8 +27,8 @@ bool SingleCopy::plan(const EdgeCopyPaths& paths, const void* data, std::size_t 
       descriptor.method = single_copy::Method::MappedFile;
       descriptor.fd = region->fd;
       descriptor.size = bytes;
-      descriptor.address = static_cast<std::uint64_t>(static_cast<const std::byte*>(data) -
-                                                      region->base);
+      descriptor.address =
+          static_cast<std::uint64_t>(static_cast<const std::byte*>(data) - region->base);
       descriptor.serial = region->serial;
       descriptor.file_size = region->mapped;
       return true;

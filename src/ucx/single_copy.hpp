@@ -25,7 +25,7 @@ struct EdgeCopyPaths {
   bool receives = false;           // this rank can read the neighbour: descriptors may come
   pid_t peer_pid = 0;
   std::uint64_t peer_nonce = 0;  // marks the neighbour's descriptors
-  std::string why_not;  // what the probe said against a path, "" if nothing
+  std::string why_not;           // what the probe said against a path, "" if nothing
 };
 
 class SingleCopy {

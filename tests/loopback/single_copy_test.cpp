@@ -70,8 +70,9 @@ TEST(SingleCopy, EachEdgeSaysWhichPathsItsSendsTake) {
       EXPECT_TRUE(info.single_copy.registered) << info.describe();
       EXPECT_TRUE(info.single_copy.plain) << info.describe();
       EXPECT_EQ(info.single_copy.registered_min_bytes, Options().registered_min_bytes);
-      EXPECT_NE(info.describe().find("single copy: registered from 64 KiB, other memory from 1 MiB"),
-                std::string::npos)
+      EXPECT_NE(
+          info.describe().find("single copy: registered from 64 KiB, other memory from 1 MiB"),
+          std::string::npos)
           << info.describe();
     }
   });
@@ -86,10 +87,19 @@ TEST_P(SingleCopySizes, EverySizeArrivesIntactAtAnyOffsetInBothDirections) {
   test::run_ring(
       2,
       [registered](Ring& ring) {
-        const std::vector<std::size_t> sizes = {
-            1,           7,           55,        56,        57,        kRegisteredMin - 1,
-            kRegisteredMin, kRegisteredMin + 1, kPlainMin - 1, kPlainMin, kPlainMin + 1,
-            (1 << 20) + 3, (4 << 20) + 1};
+        const std::vector<std::size_t> sizes = {1,
+                                                7,
+                                                55,
+                                                56,
+                                                57,
+                                                kRegisteredMin - 1,
+                                                kRegisteredMin,
+                                                kRegisteredMin + 1,
+                                                kPlainMin - 1,
+                                                kPlainMin,
+                                                kPlainMin + 1,
+                                                (1 << 20) + 3,
+                                                (4 << 20) + 1};
         const std::size_t capacity = (4 << 20) + 64;
         Buffer out(ring, registered, capacity);
         Buffer back(ring, registered, capacity);
@@ -155,8 +165,7 @@ TEST(SingleCopy, ManyOutstandingMixedMessagesMatchTheirTagsInBothDirections) {
           for (int i = 0; i < kCount; ++i) {
             EXPECT_EQ(count_wrong(in[i].data(), size_of(i), seed_of(pred, size_of(i), i)), 0u)
                 << "forward message " << i;
-            EXPECT_EQ(
-                count_wrong(in_back[i].data(), size_of(i), seed_of(succ, size_of(i), -i)), 0u)
+            EXPECT_EQ(count_wrong(in_back[i].data(), size_of(i), seed_of(succ, size_of(i), -i)), 0u)
                 << "backward message " << i;
           }
         },

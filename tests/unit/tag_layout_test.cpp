@@ -51,8 +51,8 @@ TEST(TagLayout, FieldsSitAtTheDocumentedBits) {
 }
 
 TEST(TagLayout, FieldsAreDisjointAndFillTheTag) {
-  const std::uint64_t fields[] = {kTagField,     kBackwardField, kEdgeField,
-                                  kSingleCopyField, kChannelField, kControlField};
+  const std::uint64_t fields[] = {kTagField,        kBackwardField, kEdgeField,
+                                  kSingleCopyField, kChannelField,  kControlField};
   std::uint64_t all = 0;
   for (const std::uint64_t field : fields) {
     EXPECT_EQ(all & field, 0u) << std::hex << field;
