@@ -37,7 +37,7 @@ std::string single_copy_text(const SingleCopyPaths& paths) {
   if (paths.registered) text = "registered from " + bytes_text(paths.registered_min_bytes);
   if (paths.plain) {
     text += (text.empty() ? "" : ", ") + std::string("other memory from ") +
-            bytes_text(paths.plain_min_bytes);
+            bytes_text(paths.plain_min_bytes) + " to " + bytes_text(paths.plain_max_bytes);
   }
   if (text.empty()) return "; single copy off: " + paths.why_not;
   text = "; single copy: " + text;

@@ -190,6 +190,12 @@ void Options::validate() const {
         "registered_min_bytes and single_copy_min_bytes must be at least 1 (set single_copy "
         "false to turn single copy off)");
   }
+  if (single_copy_max_bytes < single_copy_min_bytes) {
+    invalid("single_copy_max_bytes (RINGPIPE_SINGLE_COPY_MAX_BYTES) " +
+            std::to_string(single_copy_max_bytes) +
+            " is below single_copy_min_bytes (RINGPIPE_SINGLE_COPY_MIN_BYTES) " +
+            std::to_string(single_copy_min_bytes) + ": raise the one or lower the other");
+  }
   if (listen_fd < -1) {
     invalid("listen_fd " + std::to_string(listen_fd) +
             " is invalid: must be a descriptor >= 0 or -1");

@@ -261,6 +261,9 @@ void read_tuning_from_env(Options& options) {
   if (auto env = first_set({"RINGPIPE_SINGLE_COPY_MIN_BYTES"})) {
     options.single_copy_min_bytes = parse_bytes(*env);
   }
+  if (auto env = first_set({"RINGPIPE_SINGLE_COPY_MAX_BYTES"})) {
+    options.single_copy_max_bytes = parse_bytes(*env);
+  }
   if (auto env = first_set({"RINGPIPE_IFNAME"})) options.ifname = parse_ifname(*env);
   if (auto env = first_set({"RINGPIPE_JOB_ID"})) options.job_id = parse_job_id(*env);
   // Taken as it is: any bytes make a key, and a secret has no place in an error message.

@@ -88,8 +88,8 @@ RingImpl::RingImpl(const Options& options)
     : options_(checked(options)),
       context_(options.ifname, options.liveness_timeout),
       worker_(context_, options.progress),
-      single_copy_(options.single_copy, options.registered_min_bytes,
-                   options.single_copy_min_bytes) {
+      single_copy_(options.single_copy, options.registered_min_bytes, options.single_copy_min_bytes,
+                   options.single_copy_max_bytes) {
   configure_logging(log_config_from_env());
   set_log_rank(options.rank);
   const Deadline deadline(options.rendezvous_timeout);
@@ -220,6 +220,7 @@ SingleCopyPaths RingImpl::single_copy_paths(const ucx::UcxPipe& pipe) const {
   out.plain = single_copy_.enabled() && paths.send_read_process;
   out.registered_min_bytes = single_copy_.registered_min_bytes();
   out.plain_min_bytes = single_copy_.plain_min_bytes();
+  out.plain_max_bytes = single_copy_.plain_max_bytes();
   out.why_not = paths.why_not;
   return out;
 }

@@ -80,6 +80,7 @@ std::string json_single_copy(const ringpipe::SingleCopyPaths& paths) {
          ",\"plain\":" + (paths.plain ? "true" : "false") +
          ",\"registered_min_bytes\":" + std::to_string(paths.registered_min_bytes) +
          ",\"plain_min_bytes\":" + std::to_string(paths.plain_min_bytes) +
+         ",\"plain_max_bytes\":" + std::to_string(paths.plain_max_bytes) +
          ",\"why_not\":" + json_string(paths.why_not) + "}";
 }
 

@@ -27,9 +27,10 @@ RINGPIPE_API std::string_view to_string(DataPath path) noexcept;
 // Options::single_copy); the others go through UCX.
 struct SingleCopyPaths {
   bool registered = false;  // from a RegisteredBuffer, from registered_min_bytes on
-  bool plain = false;       // from other memory, from plain_min_bytes on (process_vm_readv)
+  bool plain = false;       // from other memory, plain_min_bytes to plain_max_bytes (CMA)
   std::size_t registered_min_bytes = 0;
   std::size_t plain_min_bytes = 0;
+  std::size_t plain_max_bytes = 0;
   std::string why_not;  // what the edge's probe found against a path ("" if nothing)
 };
 
@@ -45,7 +46,8 @@ struct LinkInfo {
   SingleCopyPaths single_copy;
 
   // One line for people: "host over ucx: sysv/memory, cma/memory; single copy: registered
-  // from 64 KiB, other memory from 1 MiB", or "cuda-ipc (control over ucx: sysv/memory)".
+  // from 64 KiB, other memory from 1 MiB to 8 MiB", or "cuda-ipc (control over ucx:
+  // sysv/memory)".
   [[nodiscard]] RINGPIPE_API std::string describe() const;
 };
 

@@ -83,15 +83,17 @@ struct RINGPIPE_API Options {
 
   // Host messages to a neighbour on the same host move with one copy, made by the receiver:
   // from a RegisteredBuffer (Ring::allocate) at or above registered_min_bytes, with a memcpy
-  // from its mapping; from other memory at or above single_copy_min_bytes, with
-  // process_vm_readv. Smaller messages, other hosts, and neighbours the system does not let
-  // this rank read (another user, ptrace restrictions, containers) keep UCX's path (two copies
+  // from its mapping; from other memory from single_copy_min_bytes to single_copy_max_bytes,
+  // with process_vm_readv (larger ones stream faster through UCX's pipelined two copies, which
+  // keep both processes copying). Smaller messages, other hosts, and neighbours the system does not
+  // let this rank read (another user, ptrace restrictions, containers) keep UCX's path (two copies
   // over shared memory). Each edge finds out once, as the Ring forms; Ring::link_info says
   // what it found and why. false: UCX's path always (both ends of an edge must agree, so one
   // rank's false turns single copy off on both of its edges).
   bool single_copy = true;
   std::size_t registered_min_bytes = std::size_t{64} << 10;
   std::size_t single_copy_min_bytes = std::size_t{1} << 20;
+  std::size_t single_copy_max_bytes = std::size_t{8} << 20;
 
   // Network interfaces for data and to advertise ("" = any), in NCCL_SOCKET_IFNAME's forms:
   // "eth,ib" (name prefixes), "^docker,lo" (all but these), "=eth0" (exact names); an entry

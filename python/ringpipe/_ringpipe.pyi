@@ -51,6 +51,7 @@ class Options:
     single_copy: bool
     registered_min_bytes: int
     single_copy_min_bytes: int
+    single_copy_max_bytes: int
     ifname: str
     job_id: int
     token: str
@@ -80,6 +81,8 @@ class SingleCopyPaths:
     def registered_min_bytes(self) -> int: ...
     @property
     def plain_min_bytes(self) -> int: ...
+    @property
+    def plain_max_bytes(self) -> int: ...
     @property
     def why_not(self) -> str: ...
 

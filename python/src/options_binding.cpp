@@ -105,6 +105,8 @@ seconds (math.inf: none); comm_device, progress and gpu_transport are names.)doc
                      "The smallest message from Ring.allocate memory sent with one copy.")
       .def_readwrite("single_copy_min_bytes", &Options::single_copy_min_bytes,
                      "The smallest message from other memory sent with one copy.")
+      .def_readwrite("single_copy_max_bytes", &Options::single_copy_max_bytes,
+                     "The largest message from other memory sent with one copy.")
       .def_readwrite("ifname", &Options::ifname, "Network interface to use ('' = any).")
       .def_readwrite("job_id", &Options::job_id)
       .def_property(

@@ -51,9 +51,10 @@ when the last reference goes.)doc")
       .def_readonly("registered", &SingleCopyPaths::registered,
                     "From Ring.allocate memory, from registered_min_bytes on.")
       .def_readonly("plain", &SingleCopyPaths::plain,
-                    "From other memory, from plain_min_bytes on (process_vm_readv).")
+                    "From other memory, plain_min_bytes to plain_max_bytes (process_vm_readv).")
       .def_readonly("registered_min_bytes", &SingleCopyPaths::registered_min_bytes)
       .def_readonly("plain_min_bytes", &SingleCopyPaths::plain_min_bytes)
+      .def_readonly("plain_max_bytes", &SingleCopyPaths::plain_max_bytes)
       .def_readonly("why_not", &SingleCopyPaths::why_not,
                     "What the edge's probe found against a path ('' if nothing).");
 }

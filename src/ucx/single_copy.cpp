@@ -8,8 +8,12 @@
 
 namespace ringpipe::ucx {
 
-SingleCopy::SingleCopy(bool enabled, std::size_t registered_min_bytes, std::size_t plain_min_bytes)
-    : enabled_(enabled), registered_min_(registered_min_bytes), plain_min_(plain_min_bytes) {}
+SingleCopy::SingleCopy(bool enabled, std::size_t registered_min_bytes, std::size_t plain_min_bytes,
+                       std::size_t plain_max_bytes)
+    : enabled_(enabled),
+      registered_min_(registered_min_bytes),
+      plain_min_(plain_min_bytes),
+      plain_max_(plain_max_bytes) {}
 
 std::size_t SingleCopy::threshold(const EdgeCopyPaths& paths) const noexcept {
   std::size_t from = std::numeric_limits<std::size_t>::max();
@@ -34,7 +38,7 @@ bool SingleCopy::plan(const EdgeCopyPaths& paths, const void* data, std::size_t 
       return true;
     }
   }
-  if (paths.send_read_process && bytes >= plain_min_) {
+  if (paths.send_read_process && bytes >= plain_min_ && bytes <= plain_max_) {
     descriptor.nonce = nonce_;
     descriptor.method = single_copy::Method::ReadProcess;
     descriptor.size = bytes;

@@ -30,14 +30,17 @@ struct EdgeCopyPaths {
 
 class SingleCopy {
  public:
-  // `registered_min_bytes`: from a registered buffer; `plain_min_bytes`: from other memory.
-  SingleCopy(bool enabled, std::size_t registered_min_bytes, std::size_t plain_min_bytes);
+  // `registered_min_bytes`: from a registered buffer; `plain_min_bytes` to `plain_max_bytes`:
+  // from other memory.
+  SingleCopy(bool enabled, std::size_t registered_min_bytes, std::size_t plain_min_bytes,
+             std::size_t plain_max_bytes);
   SingleCopy(const SingleCopy&) = delete;
   SingleCopy& operator=(const SingleCopy&) = delete;
 
   [[nodiscard]] bool enabled() const noexcept { return enabled_; }
   [[nodiscard]] std::size_t registered_min_bytes() const noexcept { return registered_min_; }
   [[nodiscard]] std::size_t plain_min_bytes() const noexcept { return plain_min_; }
+  [[nodiscard]] std::size_t plain_max_bytes() const noexcept { return plain_max_; }
   // The smallest message that may go as a descriptor on an edge with `paths`.
   [[nodiscard]] std::size_t threshold(const EdgeCopyPaths& paths) const noexcept;
 
@@ -63,6 +66,7 @@ class SingleCopy {
   bool enabled_;
   std::size_t registered_min_;
   std::size_t plain_min_;
+  std::size_t plain_max_;
   std::uint32_t token_ = 0;
   std::uint64_t nonce_ = 0;
   UcxRequest* first_ = nullptr;  // the queue, linked through the requests

@@ -36,6 +36,7 @@ TEST_P(KilledDuringSingleCopy, SenderKilledNeverYieldsPartialData) {
   test::SpawnOptions options;
   options.customize = [](int, std::map<std::string, std::string>& env) {
     env["RINGPIPE_LIVENESS_TIMEOUT_S"] = "2";
+    env["RINGPIPE_SINGLE_COPY_MAX_BYTES"] = "256M";  // plain memory too: one copy, by CMA
   };
   options.stop_on_failure = false;  // rank 0 dies on purpose
   events.share_with(options);

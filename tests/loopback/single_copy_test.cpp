@@ -29,12 +29,14 @@ using test::fill_pattern;
 // Small thresholds, so that the tests cross them with small messages.
 constexpr std::size_t kRegisteredMin = 4096;
 constexpr std::size_t kPlainMin = 16384;
+constexpr std::size_t kPlainMax = 1 << 20;
 
 test::SpawnOptions small_thresholds() {
   test::SpawnOptions options;
   options.customize = [](int, std::map<std::string, std::string>& env) {
     env["RINGPIPE_REGISTERED_MIN_BYTES"] = std::to_string(kRegisteredMin);
     env["RINGPIPE_SINGLE_COPY_MIN_BYTES"] = std::to_string(kPlainMin);
+    env["RINGPIPE_SINGLE_COPY_MAX_BYTES"] = std::to_string(kPlainMax);
   };
   return options;
 }
@@ -70,9 +72,11 @@ TEST(SingleCopy, EachEdgeSaysWhichPathsItsSendsTake) {
       EXPECT_TRUE(info.single_copy.registered) << info.describe();
       EXPECT_TRUE(info.single_copy.plain) << info.describe();
       EXPECT_EQ(info.single_copy.registered_min_bytes, Options().registered_min_bytes);
-      EXPECT_NE(
-          info.describe().find("single copy: registered from 64 KiB, other memory from 1 MiB"),
-          std::string::npos)
+      EXPECT_EQ(info.single_copy.plain_min_bytes, Options().single_copy_min_bytes);
+      EXPECT_EQ(info.single_copy.plain_max_bytes, Options().single_copy_max_bytes);
+      EXPECT_NE(info.describe().find(
+                    "single copy: registered from 64 KiB, other memory from 1 MiB to 8 MiB"),
+                std::string::npos)
           << info.describe();
     }
   });
@@ -98,7 +102,10 @@ TEST_P(SingleCopySizes, EverySizeArrivesIntactAtAnyOffsetInBothDirections) {
                                                 kPlainMin - 1,
                                                 kPlainMin,
                                                 kPlainMin + 1,
-                                                (1 << 20) + 3,
+                                                kPlainMax - 1,
+                                                kPlainMax,
+                                                kPlainMax + 1,
+                                                kPlainMax + 3,
                                                 (4 << 20) + 1};
         const std::size_t capacity = (4 << 20) + 64;
         Buffer out(ring, registered, capacity);

@@ -28,6 +28,8 @@ def test_edges_say_that_registered_and_plain_memory_move_with_one_copy(ring):
     paths = ring.link_info(ring.succ).single_copy
     assert paths.registered and paths.plain, ring.link_info(ring.succ).describe()
     assert paths.registered_min_bytes == ring.options.registered_min_bytes
+    assert paths.plain_min_bytes == ring.options.single_copy_min_bytes
+    assert paths.plain_max_bytes == ring.options.single_copy_max_bytes
     assert "single copy" in ring.link_info(ring.succ).describe()
 
 

@@ -95,6 +95,10 @@ TEST_F(OptionsFromEnv, NoVariablesGiveTheDefaults) {
   EXPECT_EQ(options.job_id, 0u);
   EXPECT_EQ(options.token, "");
   EXPECT_TRUE(options.gpu_copy_kernel);
+  EXPECT_TRUE(options.single_copy);
+  EXPECT_EQ(options.registered_min_bytes, std::size_t{64} << 10);
+  EXPECT_EQ(options.single_copy_min_bytes, std::size_t{1} << 20);
+  EXPECT_EQ(options.single_copy_max_bytes, std::size_t{8} << 20);
   EXPECT_NO_THROW(defaults.validate());
 }
 
@@ -115,6 +119,10 @@ TEST_F(OptionsFromEnv, EveryRingpipeVariableSetsItsField) {
   set_env("RINGPIPE_GPU_TRANSPORT", "nccl");
   set_env("RINGPIPE_REQUIRE_FAST_PATH", "yes");
   set_env("RINGPIPE_GPU_COPY_KERNEL", "off");
+  set_env("RINGPIPE_SINGLE_COPY", "0");
+  set_env("RINGPIPE_REGISTERED_MIN_BYTES", "128k");
+  set_env("RINGPIPE_SINGLE_COPY_MIN_BYTES", "2M");
+  set_env("RINGPIPE_SINGLE_COPY_MAX_BYTES", "1G");
   set_env("RINGPIPE_TOKEN", "5f0c9e");
 
   const Options options = Options::from_env();
@@ -134,6 +142,10 @@ TEST_F(OptionsFromEnv, EveryRingpipeVariableSetsItsField) {
   EXPECT_EQ(options.gpu_transport, GpuTransport::Nccl);
   EXPECT_TRUE(options.require_fast_path);
   EXPECT_FALSE(options.gpu_copy_kernel);
+  EXPECT_FALSE(options.single_copy);
+  EXPECT_EQ(options.registered_min_bytes, std::size_t{128} << 10);
+  EXPECT_EQ(options.single_copy_min_bytes, std::size_t{2} << 20);
+  EXPECT_EQ(options.single_copy_max_bytes, std::size_t{1} << 30);
   EXPECT_EQ(options.token, "5f0c9e");
 }
 
@@ -374,6 +386,11 @@ TEST(OptionsValidate, EachInconsistentFieldIsRejectedByName) {
       {"liveness_timeout 79 ms is below the minimum of 100 ms",
        [](Options& o) { o.liveness_timeout = milliseconds(79); }},
       {"listen_fd -2", [](Options& o) { o.listen_fd = -2; }},
+      {"registered_min_bytes and single_copy_min_bytes must be at least 1",
+       [](Options& o) { o.registered_min_bytes = 0; }},
+      {"single_copy_max_bytes (RINGPIPE_SINGLE_COPY_MAX_BYTES) 65536 is below "
+       "single_copy_min_bytes (RINGPIPE_SINGLE_COPY_MIN_BYTES) 1048576",
+       [](Options& o) { o.single_copy_max_bytes = 65536; }},
   };
   for (const Case& c : cases) {
     Options options;
