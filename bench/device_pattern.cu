@@ -1,4 +1,5 @@
-// ring_bw: the message pattern on the GPU; word i is the same splitmix64 value as on the host.
+// ring_bw: the message pattern on the GPU; word i is the same value as on the host
+// (base + i * step, both drawn from the seed).
 #include "device_pattern.hpp"
 
 #include <cuda_runtime_api.h>
@@ -19,7 +20,7 @@ __device__ std::uint64_t mix(std::uint64_t z) {
 }
 
 __device__ std::uint64_t word_at(std::uint64_t seed, std::size_t index) {
-  return mix(seed + (index + 1) * 0x9E3779B97F4A7C15ull);
+  return mix(seed) + index * (mix(seed + 0x9E3779B97F4A7C15ull) | 1);
 }
 
 // Bytes of `got` that differ from `want` among the low `n` bytes (little-endian, as on x86).
