@@ -189,10 +189,12 @@ def run_checked(command, timeout, env=None):
     return run
 
 
-def memcpy_gbps(build, size, timeout=300):
-    """copy_bw's memcpy GB/s at one size, over about 8 GiB of copies."""
+def memcpy_gbps(build, size, timeout=300, pair=False):
+    """copy_bw's memcpy GB/s at one size, over about 8 GiB of copies; `pair`: copy_bw --pair
+    (a 2-rank ring's single-copy traffic on two threads), over about 2 GiB per thread."""
+    budget = (2 << 30) if pair else (8 << 30)
     command = [os.path.join(build, "bench", "copy_bw"), "--sizes", str(size),
-               "-n", str(max(5, min(2000, (8 << 30) // max(size, 1))))]
+               "-n", str(max(5, min(2000, budget // max(size, 1))))] + (["--pair"] if pair else [])
     run = run_checked(command, timeout)
     try:
         return float(run.stdout.strip().splitlines()[-1].split()[2])
