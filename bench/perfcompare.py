@@ -12,24 +12,12 @@ import threading
 import time
 from collections import namedtuple
 
-UNITS = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+from p2p.sizes import parse_size, size_name  # noqa: F401 (the scripts take them from here)
 
 
 class RunFailed(RuntimeError):
     """A benchmark process failed, hung or printed what could not be read: the message names
     the command and ends with its output."""
-
-
-def parse_size(text):
-    text = text.strip()
-    return int(text[:-1]) * UNITS[text[-1].upper()] if text[-1].upper() in UNITS else int(text)
-
-
-def size_name(size):
-    for suffix, unit in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if size >= unit and size % unit == 0:
-            return f"{size // unit} {suffix}"
-    return f"{size} B"
 
 
 def median(values):
