@@ -110,6 +110,8 @@ class OperationMeter {
     counters_->dropped();
     counters_ = nullptr;
   }
+  // The operation's post time, once known (sends are stamped after the post call).
+  void restamp(std::uint64_t posted) noexcept { posted_ = posted; }
   // Forgets the operation without counting (a request reused for an unmetered message).
   void clear() noexcept { counters_ = nullptr; }
   [[nodiscard]] bool pending() const noexcept { return counters_ != nullptr; }

@@ -17,7 +17,8 @@ namespace ringpipe {
 // Errc values, for arrays indexed by code.
 inline constexpr std::size_t kErrcCount = static_cast<std::size_t>(Errc::Internal) + 1;
 
-// Fixed log2 buckets of operation latency (post to completion): bucket i counts operations
+// Fixed log2 buckets of operation latency (post to completion; a plain send is timed from the
+// return of its post, so the clock read does not delay the message): bucket i counts operations
 // that took at most 2^i ns and more than 2^(i-1) ns; the last one also counts every longer one.
 inline constexpr std::size_t kLatencyBuckets = 32;
 

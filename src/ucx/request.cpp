@@ -22,13 +22,13 @@ constexpr auto kStuckAfterFailure = std::chrono::milliseconds(200);
 }  // namespace
 
 ucp_request_param_t UcxRequest::begin(UcxPipe& pipe, Kind kind, std::size_t size, Tag tag,
-                                      detail::DirectionCounters* counters) {
+                                      detail::DirectionCounters* counters, bool stamp) {
   pipe_ = &pipe;
   kind_ = kind;
   size_ = size;
   tag_ = tag;
   callback_ran_ = false;
-  posted_ = detail::LatencyClock::now();
+  posted_ = stamp ? detail::LatencyClock::now() : 0;
   if (counters != nullptr) meter_.start(*counters, posted_);
   ucp_request_param_t param{};
   param.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
@@ -38,9 +38,14 @@ ucp_request_param_t UcxRequest::begin(UcxPipe& pipe, Kind kind, std::size_t size
 
 void UcxRequest::start_send(UcxPipe& pipe, std::uint64_t ucx_tag, const void* data,
                             std::size_t bytes, Tag tag, detail::DirectionCounters* counters) {
-  ucp_request_param_t param = begin(pipe, Kind::Send, bytes, tag, counters);
+  ucp_request_param_t param = begin(pipe, Kind::Send, bytes, tag, counters, /*stamp=*/false);
   param.cb.send = &UcxRequest::on_send;
-  after_post(ucp_tag_send_nbx(pipe.endpoint().get(), data, bytes, ucx_tag, &param));
+  const ucs_status_ptr_t sent =
+      ucp_tag_send_nbx(pipe.endpoint().get(), data, bytes, ucx_tag, &param);
+  // A send is timed from the post's return: a clock read before it would delay the message.
+  posted_ = detail::LatencyClock::now();
+  meter_.restamp(posted_);
+  after_post(sent);
 }
 
 void UcxRequest::start_recv(UcxPipe& pipe, std::uint64_t ucx_tag, void* data, std::size_t capacity,

@@ -88,8 +88,9 @@ class UcxRequest final : public detail::RequestState {
   }
   void complete(ucs_status_t status, std::size_t bytes) noexcept;
   // Resets the state for a new operation; returns the UCX parameters common to both kinds.
+  // `stamp`: read the post time now (false: the caller sets it, see start_send).
   ucp_request_param_t begin(UcxPipe& pipe, Kind kind, std::size_t size, Tag tag,
-                            detail::DirectionCounters* counters);
+                            detail::DirectionCounters* counters, bool stamp = true);
   // Progresses until the transport is done with the buffer (cancelling a receive first).
   void finish_with_transport(const detail::Deadline& deadline) noexcept;
   // A receive that UCX had matched when its link failed cannot be cancelled, and its sender
