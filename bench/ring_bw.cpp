@@ -28,7 +28,6 @@
 #include <numeric>
 #include <optional>
 #include <string>
-#include <utility>
 #include <vector>
 
 namespace ring_bw {
@@ -155,18 +154,20 @@ SizeResults measure(ringpipe::Ring& ring, Mode& mode, std::size_t bytes,
   double cpu = 0;
   double wall = 0;
   const bool per_iteration_clock = !mode.self_paced();
-  std::optional<std::pair<Clock::time_point, double>> whole_start;
+  Clock::time_point timed_start;  // self-paced: the CPU share is taken over all timed iterations
+  double timed_start_cpu = 0;
   for (std::uint64_t iteration = 0; iteration < total; ++iteration) {
     const bool timed = iteration >= static_cast<std::uint64_t>(options.warmup);
-    if (timed && !per_iteration_clock && !whole_start) {
-      whole_start.emplace(Clock::now(), cpu_seconds());
+    if (!per_iteration_clock && iteration == static_cast<std::uint64_t>(options.warmup)) {
+      timed_start = Clock::now();
+      timed_start_cpu = cpu_seconds();
     }
     mode.prepare(bytes, iteration);
     if (per_iteration_clock) wait_for_neighbours(ring);
     const Traffic before = options.stats ? traffic_of(ring.stats()) : Traffic();
     // The CPU clock is read outside the timed span, so reading it costs no transfer time; the
     // CPU share is taken over the span between the two readings.
-    const auto outer_start = Clock::now();
+    const auto outer_start = per_iteration_clock ? Clock::now() : Clock::time_point();
     const double cpu_start = per_iteration_clock ? cpu_seconds() : 0;
     const auto start = Clock::now();
     mode.transfer(bytes);
@@ -183,9 +184,9 @@ SizeResults measure(ringpipe::Ring& ring, Mode& mode, std::size_t bytes,
     results.wrong_bytes += mode.verify(bytes, iteration);
     if (timed) results.seconds.push_back(mode.timed_on_this_rank() ? elapsed.count() : 0.0);
   }
-  if (whole_start) {
-    cpu = cpu_seconds() - whole_start->second;
-    wall = std::chrono::duration<double>(Clock::now() - whole_start->first).count();
+  if (!per_iteration_clock && options.iterations > 0) {
+    cpu = cpu_seconds() - timed_start_cpu;
+    wall = std::chrono::duration<double>(Clock::now() - timed_start).count();
   }
   // getrusage counts in clock ticks of the scheduler: over short runs this is coarse.
   results.cpu_percent = wall > 0 ? 100.0 * cpu / wall : 0;

@@ -272,6 +272,10 @@ Error UcxRequest::in_context(const Error& cause) const {
   return Error(cause.code(), describe_operation() + ": " + std::string(cause.message()));
 }
 
+inline bool UcxRequest::settled() noexcept {
+  return done_ || (pipe_->failure() && abandon_if_stuck());
+}
+
 bool UcxRequest::abandon_if_stuck() noexcept {
   if (done_ || kind_ != Kind::Recv || pipe_ == nullptr || !pipe_->failure()) return false;
   // The grace runs from the later of the failure and the post, so every receive gets it whole.
@@ -303,8 +307,7 @@ std::optional<Error> UcxRequest::outcome() {
 }
 
 void UcxRequest::wait(std::optional<std::chrono::milliseconds> timeout) {
-  // The edge's failure is read inline: this runs twice per poll.
-  const auto finished = [this] { return done_ || (pipe_->failure() && abandon_if_stuck()); };
+  const auto finished = [this] { return settled(); };
   if (!done_ && pipe_ != nullptr && !pipe_->worker().progress_briefly(finished)) {
     const detail::Deadline deadline(timeout.value_or(pipe_->op_timeout()));
     if (!pipe_->worker().progress_until(finished, deadline)) {
@@ -328,7 +331,7 @@ void UcxRequest::wait(std::optional<std::chrono::milliseconds> timeout) {
 
 bool UcxRequest::wait_for(std::chrono::milliseconds timeout) {
   if (!done_ && pipe_ != nullptr) {
-    const auto finished = [this] { return done_ || (pipe_->failure() && abandon_if_stuck()); };
+    const auto finished = [this] { return settled(); };
     if (!pipe_->worker().progress_until(finished, detail::Deadline(timeout))) return false;
   }
   if (!done_ || status_ != UCS_OK || error_) throw_failure();

@@ -98,6 +98,9 @@ class UcxRequest final : public detail::RequestState {
   // transport's queues, it is given up: it fails with the link's error while UCX keeps the
   // operation (its callback frees it, should it ever come). True if it was given up.
   bool abandon_if_stuck() noexcept;
+  // What a wait polls for: done, or given up on a failed edge. Inline in the .cpp (it runs
+  // twice per poll), reading the edge's failure before calling abandon_if_stuck().
+  bool settled() noexcept;
   void after_post(ucs_status_ptr_t result);
   // Counts the failure, once, then throws it.
   [[noreturn]] void throw_failure();
